@@ -1,0 +1,228 @@
+package bus
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Encoding is a body format.
+type Encoding uint8
+
+const (
+	// YAML is what the Python plugins emit on almost every topic (PyYAML
+	// yaml.dump), and what every Python reader parses.
+	YAML Encoding = iota
+	// JSON is required where the reader calls json.loads or org.json: the
+	// plugin-manager protocol and several IA topics (wire-protocol §1.8).
+	JSON
+)
+
+// Content types written on the wire. They are informational only; the
+// Python library labels YAML bodies application/json, and so does manoctl
+// for messages that stand in for a Python plugin.
+const (
+	ContentTypeJSON = "application/json"
+	ContentTypeYAML = "application/x-yaml"
+)
+
+func (e Encoding) String() string {
+	if e == JSON {
+		return "json"
+	}
+	return "yaml"
+}
+
+// EncodingFor returns the body format the original components write on
+// topic, for a request (reply_to set) or for a reply or notification.
+func EncodingFor(topic string, request bool) Encoding {
+	switch {
+	case strings.HasPrefix(topic, "platform.management.plugin."):
+		return JSON
+	case topic == "son.monitoring":
+		return JSON
+	case strings.HasPrefix(topic, "infrastructure.management."):
+		// *.add and *.remove are JSON both ways; list replies are data
+		// (YAML); resourceAvailability answers YAML.
+		if strings.HasSuffix(topic, ".add") || strings.HasSuffix(topic, ".remove") {
+			return JSON
+		}
+		return YAML
+	case strings.HasPrefix(topic, "infrastructure.wan."):
+		if strings.HasSuffix(topic, ".list") {
+			if request {
+				return JSON
+			}
+			return YAML
+		}
+		return JSON
+	case topic == TopicIAServiceRemove, topic == TopicIAChainDeconfigure:
+		return JSON
+	case topic == TopicIAFunctionDeploy:
+		return YAML // the deploy reply carries the VNFR as YAML data
+	case strings.HasPrefix(topic, "infrastructure."):
+		// Other IA requests are YAML; their status replies are JSON.
+		if request {
+			return YAML
+		}
+		return JSON
+	}
+	return YAML
+}
+
+// Encode serialises payload for topic in the format the original writes,
+// and returns the content type to label it with.
+func Encode(topic string, request bool, payload any) ([]byte, string, error) {
+	if EncodingFor(topic, request) == JSON {
+		b, err := json.Marshal(payload)
+		if err != nil {
+			return nil, "", fmt.Errorf("bus: encode %s as json: %w", topic, err)
+		}
+		return b, ContentTypeJSON, nil
+	}
+	b, err := MarshalYAML(payload)
+	if err != nil {
+		return nil, "", fmt.Errorf("bus: encode %s as yaml: %w", topic, err)
+	}
+	return b, ContentTypeYAML, nil
+}
+
+// MarshalYAML emits v as YAML that a YAML 1.1 reader (PyYAML) parses back to
+// the same values: every string that YAML 1.1 would resolve to something
+// else is quoted (wire-protocol §14.1 T8). An empty mapping is written as
+// the two bytes "{}", which is what the SLM sends on compute.list.
+func MarshalYAML(v any) ([]byte, error) {
+	if isEmptyMap(v) {
+		return []byte("{}"), nil
+	}
+	var n yaml.Node
+	if err := n.Encode(v); err != nil {
+		return nil, err
+	}
+	quoteYAML11(&n)
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&n); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func isEmptyMap(v any) bool {
+	switch m := v.(type) {
+	case map[string]any:
+		return len(m) == 0
+	case map[string]string:
+		return len(m) == 0
+	}
+	return false
+}
+
+// quoteYAML11 forces quotes on plain string scalars that yaml.v3 would
+// leave bare but YAML 1.1 resolves to another type or cannot construct.
+// yaml.v3 already quotes the YAML 1.1 booleans, nulls, numbers and
+// sexagesimals; what remains is the value indicator "=" and the merge key.
+func quoteYAML11(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode, yaml.MappingNode:
+		for _, c := range n.Content {
+			quoteYAML11(c)
+		}
+	case yaml.ScalarNode:
+		// yaml.v3 tags a "<<" string as a merge key; Go values never
+		// hold merge keys, so it is always the string.
+		if (n.Tag == "!!str" || n.Tag == "!!merge") && n.Style == 0 && (n.Value == "=" || n.Value == "<<") {
+			n.Tag = "!!str"
+			n.Style = yaml.DoubleQuotedStyle
+		}
+	}
+}
+
+// MarshalJSONCompatible converts an arbitrary payload into bytes that
+// Unmarshal reads back; it is the slow path of Message.Decode.
+func MarshalJSONCompatible(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err == nil {
+		return b, nil
+	}
+	return yaml.Marshal(v)
+}
+
+// Unmarshal parses a body into v. Every body is YAML (wire-protocol §1.8);
+// JSON bodies, which are the common case for status replies, take a
+// faster JSON decoder and produce the same values a YAML decoder would.
+func Unmarshal(body []byte, v any) error {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return fmt.Errorf("empty body")
+	}
+	if (trimmed[0] == '{' || trimmed[0] == '[') && json.Valid(trimmed) {
+		return unmarshalJSON(trimmed, v)
+	}
+	if err := yaml.Unmarshal(body, v); err != nil {
+		return err
+	}
+	return nil
+}
+
+// unmarshalJSON decodes JSON with YAML's number typing: integers become int,
+// everything else float64, so generic values look the same whichever
+// syntax the sender used.
+func unmarshalJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	fixNumbers(v)
+	return nil
+}
+
+func fixNumbers(v any) {
+	switch p := v.(type) {
+	case *any:
+		*p = normaliseNumbers(*p)
+	case *map[string]any:
+		for k, x := range *p {
+			(*p)[k] = normaliseNumbers(x)
+		}
+	case *[]any:
+		for i, x := range *p {
+			(*p)[i] = normaliseNumbers(x)
+		}
+	default:
+		// Typed targets: encoding/json has already converted json.Number
+		// into the field types; only `any` fields inside may still hold
+		// json.Number. Walk them through reflection-free paths we know.
+		normaliseStruct(v)
+	}
+}
+
+func normaliseNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return int(i)
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normaliseNumbers(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = normaliseNumbers(e)
+		}
+		return x
+	}
+	return v
+}
