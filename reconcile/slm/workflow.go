@@ -1,0 +1,434 @@
+package slm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/manoctl/manoctl/reconcile/bus"
+	"github.com/manoctl/manoctl/reconcile/wire"
+	"github.com/manoctl/manoctl/schema/descriptor"
+)
+
+func newID() string { return uuid.NewString() }
+
+// Workflow kinds, as recorded in operations.
+const (
+	KindInstantiate = "instantiate"
+	KindTerminate   = "terminate"
+	KindScale       = "scale"
+	KindUpdate      = "update"
+)
+
+// Task names are protocol: task SSMs receive and return the schedule as a
+// list of these (wire-protocol §4.3).
+const (
+	TaskValidate        = "validate_deploy_request"
+	TaskContactGK       = "contact_gk"
+	TaskOnboardSSMs     = "onboard_ssms"
+	TaskInstantSSMs     = "instant_ssms"
+	TaskTriggerTaskSSM  = "trigger_task_ssm"
+	TaskTopology        = "request_topology"
+	TaskPlacementSSM    = "req_placement_from_ssm"
+	TaskMapping         = "SLM_mapping"
+	TaskPrepare         = "ia_prepare"
+	TaskDeploy          = "vnf_deploy"
+	TaskStart           = "vnfs_start"
+	TaskStop            = "vnfs_stop"
+	TaskConfig          = "vnfs_config"
+	TaskScaleVNFs       = "vnfs_scale"
+	TaskChain           = "vnf_chain"
+	TaskUnchain         = "vnf_unchain"
+	TaskStoreNSR        = "store_nsr"
+	TaskWanConfigure    = "wan_configure"
+	TaskWanDeconfigure  = "wan_deconfigure"
+	TaskStartMonitoring = "start_monitoring"
+	TaskStopMonitoring  = "stop_monitoring"
+	TaskInformGKInst    = "inform_gk_instantiation"
+	TaskInformGK        = "inform_gk"
+	TaskConfigureSSM    = "configure_ssm"
+	TaskTerminateSvc    = "terminate_service"
+	TaskTerminateSSMs   = "terminate_ssms"
+	TaskTerminateFSMs   = "terminate_fsms"
+	TaskRecordsTerm     = "update_records_to_terminated"
+	// manoctl's scale and update workflows add these.
+	TaskRemoveVNFs    = "vnfs_remove"
+	TaskInformGKScale = "inform_gk_scaling"
+)
+
+// Function is a function instance in a running workflow: the ledger's
+// function entry.
+type Function struct {
+	*FunctionState
+	// Desc is the typed VNFD.
+	Desc      *descriptor.VNFD
+	Start     wire.Trigger
+	Stop      wire.Trigger
+	Configure wire.Trigger
+	Scale     wire.Trigger
+	// New marks functions this workflow deploys (scale-out, update), as
+	// opposed to ones already running.
+	New bool
+	// Remove marks functions this workflow removes (scale-in, update).
+	Remove bool
+}
+
+// Workflow is one running workflow: the original's ledger entry for a
+// service, with manoctl's bookkeeping for rollback and records.
+type Workflow struct {
+	slm  *SLM
+	ctx  context.Context
+	log  *slog.Logger
+	Kind string
+	// Topic is the gatekeeper topic the workflow reports on; CorrID the
+	// requester's correlation id.
+	Topic  string
+	CorrID string
+	// Silent workflows send no status messages (the original's custom
+	// workflows triggered by a monitoring SSM).
+	Silent bool
+
+	State     *ServiceState
+	NSD       *descriptor.NSD
+	Functions []*Function
+	Schedule  []string
+	Op        *Operation
+	Topology  []wire.VIMResources
+
+	// Rollback bookkeeping: what has been done that must be undone.
+	prepared      bool
+	chained       bool
+	wanConfigured bool
+	deployed      []*Function // functions whose deploy request was sent
+	orderedVIMs   []string
+	removedAny    bool           // a scale-in or update removed a function
+	prevNSD       descriptor.Doc // the NSD before an update
+
+	// startStatus, when set, is what contact_gk sends instead of
+	// INSTANTIATING (SCALING, UPDATING).
+	startStatus func()
+	// createIn is the create request being validated.
+	createIn *createInput
+
+	// SSM state for the SpecificManagers implementation.
+	SSMs     map[string]descriptor.SpecificManager
+	SSMState any
+
+	mu sync.Mutex
+}
+
+// Context is the workflow's context.
+func (w *Workflow) Context() context.Context { return w.ctx }
+
+// Endpoint returns the SLM's bus endpoint.
+func (w *Workflow) Endpoint() *bus.Endpoint { return w.slm.ep }
+
+// Logger returns the workflow's logger.
+func (w *Workflow) Logger() *slog.Logger { return w.log }
+
+// stepError is a failed task: Value is what the requester receives in the
+// status message's error field (a string, or {http_code, message}).
+type stepError struct {
+	Value any
+	err   error
+}
+
+func (e *stepError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return wire.ErrorText(e.Value)
+}
+func (e *stepError) Unwrap() error { return e.err }
+
+// Errorf fails a task with a message for the requester.
+func Errorf(format string, args ...any) error {
+	return &stepError{Value: fmt.Sprintf(format, args...)}
+}
+
+// wrapErr turns a transport or decoding error into a task failure whose
+// message names the topic.
+func wrapErr(topic string, err error) error {
+	var se *stepError
+	if errors.As(err, &se) {
+		return err
+	}
+	if bus.IsTimeout(err) {
+		return &stepError{Value: err.Error(), err: err}
+	}
+	return &stepError{Value: fmt.Sprintf("%s: %v", topic, err), err: err}
+}
+
+type task func(w *Workflow) error
+
+// taskTable maps task names to implementations; filled in by the files
+// that implement each workflow.
+var taskTable = map[string]task{}
+
+func (w *Workflow) run() {
+	w.log.Debug("workflow started", "kind", w.Kind, "schedule", w.Schedule)
+	for len(w.Schedule) > 0 {
+		name := w.Schedule[0]
+		w.Schedule = w.Schedule[1:]
+		t, ok := taskTable[name]
+		if !ok {
+			w.fail(name, Errorf("unknown task %q in schedule", name))
+			return
+		}
+		w.stepStarted(name)
+		if err := t(w); err != nil {
+			w.stepEnded(name, err)
+			w.fail(name, err)
+			return
+		}
+		w.stepEnded(name, nil)
+	}
+	w.finish()
+}
+
+func (w *Workflow) stepStarted(name string) {
+	w.mu.Lock()
+	w.Op.Steps = append(w.Op.Steps, Step{Name: name, Status: "running", Started: w.slm.cfg.Now()})
+	w.mu.Unlock()
+}
+
+func (w *Workflow) stepEnded(name string, err error) {
+	w.mu.Lock()
+	st := &w.Op.Steps[len(w.Op.Steps)-1]
+	st.Ended = w.slm.cfg.Now()
+	if err != nil {
+		st.Status = "failed"
+		st.Error = err.Error()
+	} else {
+		st.Status = "done"
+	}
+	op := w.Op.Copy()
+	w.mu.Unlock()
+	w.saveOperation(op)
+}
+
+func (w *Workflow) saveOperation(op *Operation) {
+	if err := w.slm.cfg.Records.SaveOperation(w.ctx, op); err != nil {
+		w.log.Error("records: save operation", "operation", op.ID, "err", err)
+	}
+}
+
+// saveState persists the service state.
+func (w *Workflow) saveState() error {
+	w.State.UpdatedAt = w.slm.cfg.Now()
+	if err := w.slm.cfg.Records.SaveService(w.ctx, w.State); err != nil {
+		return &stepError{Value: fmt.Sprintf("cannot store service record: %v", err), err: err}
+	}
+	return nil
+}
+
+// notify sends a status message to the requester.
+func (w *Workflow) notify(status string, errVal any, extra func(*wire.StatusMessage)) {
+	if w.Silent {
+		return
+	}
+	m := wire.StatusMessage{Status: status, Error: errVal, Timestamp: wire.Now()}
+	if extra != nil {
+		extra(&m)
+	}
+	if err := w.slm.ep.Notify(w.ctx, w.Topic, m, w.CorrID); err != nil {
+		w.log.Error("status message not sent", "status", status, "err", err)
+	}
+}
+
+// fail stops the workflow: roll back, record the failure, tell the
+// requester once (§4.6, §14.3 S1).
+func (w *Workflow) fail(step string, err error) {
+	var se *stepError
+	errVal := any(err.Error())
+	if errors.As(err, &se) {
+		errVal = se.Value
+	}
+	w.log.Warn("workflow failed", "kind", w.Kind, "step", step, "error", err)
+	rolledBack := w.rollback()
+	w.State.FailedStep = step
+	w.State.Error = err.Error()
+	switch w.Kind {
+	case KindScale, KindUpdate:
+		// The new instances are gone again; the service runs as before
+		// unless this workflow had already removed some of its functions.
+		if w.prevNSD != nil {
+			w.State.NSD = w.prevNSD
+		}
+		if w.removedAny {
+			w.State.Status = StatusError
+		} else {
+			w.State.Status = StatusReady
+			w.State.Error, w.State.FailedStep = "", ""
+		}
+	default:
+		w.State.Status = StatusError
+		if w.State.NSR != nil {
+			w.State.NSR = withStatus(w.State.NSR, "failed", "")
+		}
+	}
+	if err := w.slm.cfg.Records.SaveService(w.ctx, w.State); err != nil {
+		w.log.Error("records: save failed service", "err", err)
+	}
+	w.mu.Lock()
+	w.Op.Status = OpFailed
+	if rolledBack {
+		w.Op.Status = OpRolledBack
+	}
+	w.Op.FailedStep = step
+	w.Op.Error = err.Error()
+	w.Op.Ended = w.slm.cfg.Now()
+	op := w.Op.Copy()
+	w.mu.Unlock()
+	w.saveOperation(op)
+	w.notify(bus.StatusError, errVal, nil)
+	w.interSLM()
+}
+
+func (w *Workflow) finish() {
+	w.mu.Lock()
+	w.Op.Status = OpSucceeded
+	w.Op.Ended = w.slm.cfg.Now()
+	op := w.Op.Copy()
+	w.mu.Unlock()
+	w.saveOperation(op)
+	w.interSLM()
+	w.log.Debug("workflow done", "kind", w.Kind)
+}
+
+// interSLM publishes the end-of-workflow message the original sends on
+// mano.inter.slm; nothing consumes it, manoctl keeps it for observers
+// (§14.3 S11).
+func (w *Workflow) interSLM() {
+	state := map[string]any{
+		"serv_id": w.State.ID, "status": w.State.Status, "current_workflow": w.Kind,
+		"topic": w.Topic, "orig_corr_id": w.CorrID,
+	}
+	if w.State.Error != "" {
+		state["error"] = w.State.Error
+	}
+	w.slm.ep.Notify(w.ctx, bus.TopicInterSLM, map[string]any{
+		"status": "DONE", "state": state, "corr_id": newID(), "slm_id": w.slm.id,
+	}, "")
+}
+
+// request sends a request on topic and decodes the reply into out.
+func (w *Workflow) request(topic string, payload any, out any, opts ...bus.CallOption) error {
+	m, err := w.slm.ep.Request(w.ctx, topic, payload, opts...)
+	if err != nil {
+		return wrapErr(topic, err)
+	}
+	if err := m.Decode(out); err != nil {
+		if bus.IsIA(m.AppID) {
+			// An IA wrapper error pasted into YAML unescaped (§14.7 I2).
+			return &stepError{Value: fmt.Sprintf("malformed reply on %s: %s", topic, string(m.Body)), err: err}
+		}
+		return wrapErr(topic, fmt.Errorf("malformed reply: %w", err))
+	}
+	return nil
+}
+
+// iaStatus sends an IA request whose reply is {request_status, message}
+// and fails unless request_status is COMPLETED (§14.3 S8).
+func (w *Workflow) iaStatus(topic string, payload any) error {
+	var r wire.IAStatusReply
+	if err := w.request(topic, payload, &r); err != nil {
+		return err
+	}
+	if !r.OK() {
+		msg := r.Message
+		if msg == "" {
+			msg = fmt.Sprintf("%s returned %s", topic, r.RequestStatus)
+		}
+		return &stepError{Value: msg}
+	}
+	if r.Message != "" {
+		w.log.Warn("IA reported a message with COMPLETED", "topic", topic, "message", r.Message)
+	}
+	return nil
+}
+
+// rollback undoes what the workflow did, in reverse order, with the 2017
+// topics and shapes. It reports whether anything was undone. Failures are
+// logged, not reported to the requester again.
+func (w *Workflow) rollback() bool {
+	if w.Kind == KindTerminate {
+		return false // nothing to undo: the service is going away anyway
+	}
+	did := false
+	// Give every undo call its own deadline even if the workflow's was
+	// the reason for failing.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), 5*time.Minute)
+	defer cancel()
+	old := w.ctx
+	w.ctx = ctx
+	defer func() { w.ctx = old }()
+
+	if w.Kind == KindScale || w.Kind == KindUpdate {
+		// Remove only what this workflow added; the service keeps running.
+		for i := len(w.deployed) - 1; i >= 0; i-- {
+			f := w.deployed[i]
+			if !f.New {
+				continue
+			}
+			did = true
+			if err := w.removeFunction(f); err != nil {
+				w.log.Error("rollback: remove function", "function", f.ID, "err", err)
+			}
+		}
+		return did
+	}
+	if w.wanConfigured {
+		did = true
+		if err := w.iaStatus(bus.TopicIAWanDeconfigure, wire.IAServiceInstance{ServiceInstanceID: w.State.ID}); err != nil {
+			w.log.Error("rollback: wan.deconfigure", "err", err)
+		}
+	}
+	if w.chained {
+		did = true
+		if err := w.iaStatus(bus.TopicIAChainDeconfigure, wire.IAServiceInstance{ServiceInstanceID: w.State.ID}); err != nil {
+			w.log.Error("rollback: chain.deconfigure", "err", err)
+		}
+	}
+	if w.prepared {
+		did = true
+		if err := w.iaStatus(bus.TopicIAServiceRemove, wire.IAServiceRemoveRequest{InstanceUUID: w.State.ID}); err != nil {
+			w.log.Error("rollback: service.remove", "err", err)
+		} else {
+			w.State.Prepared = false
+			w.State.VIMs = nil
+		}
+	}
+	if w.SSMs != nil && w.slm.cfg.Managers != nil {
+		did = true
+		if err := w.slm.cfg.Managers.Terminate(ctx, w); err != nil {
+			w.log.Error("rollback: terminate specific managers", "err", err)
+		}
+	}
+	for i := range w.State.Functions {
+		w.State.Functions[i].Status = "failed"
+		if w.State.Functions[i].VNFR != nil {
+			w.State.Functions[i].VNFR = withStatus(w.State.Functions[i].VNFR, "failed", "")
+		}
+	}
+	return did
+}
+
+// removeFunction removes one function instance through the FLM
+// (mano.function.remove -> infrastructure.function.remove).
+func (w *Workflow) removeFunction(f *Function) error {
+	var reply wire.FunctionEventReply
+	if err := w.request(bus.TopicFunctionRemove, wire.FunctionRemoveRequest{VNFID: f.ID, VIMID: f.VIM, ServID: w.State.ID}, &reply); err != nil {
+		return err
+	}
+	if wire.FunctionFailed(reply.Status, reply.Error) {
+		return &stepError{Value: reply.Error}
+	}
+	w.removedAny = true
+	return nil
+}
