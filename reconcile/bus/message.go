@@ -56,12 +56,8 @@ func (m *Message) Decode(v any) error {
 		if assign(v, m.Payload) {
 			return nil
 		}
-		b, err := MarshalJSONCompatible(m.Payload)
-		if err != nil {
+		if err := convert(m.Payload, v); err != nil {
 			return fmt.Errorf("bus: decode %s payload %T: %w", m.Topic, m.Payload, err)
-		}
-		if err := Unmarshal(b, v); err != nil {
-			return fmt.Errorf("bus: decode %s payload: %w", m.Topic, err)
 		}
 		return nil
 	}
