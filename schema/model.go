@@ -121,7 +121,18 @@ type Document struct {
 	// File is the path diagnostics name.
 	File string
 	// Index is the document's position in a multi-document file (0-based).
+	// A file whose YAML document is a list of records yields one Document
+	// per record, numbered on.
 	Index int
+	// Base is the JSON pointer of this document inside its YAML document:
+	// "" normally, "/2" for the third record of a file holding a list of
+	// records. Root is the node at Base; Lookup and Diag take pointers
+	// relative to Root, and Diag reports them prefixed with Base.
+	Base string
+	// Package is the .son package (or unpacked package directory) the
+	// document came from, "" for loose files. References resolve inside
+	// the package first.
+	Package string
 	// Kind is detected from content (or forced with --kind).
 	Kind Kind
 	// Root is the YAML node tree, with YAML 1.1 scalar resolution applied
@@ -197,7 +208,7 @@ func (d *Document) KeyNode(pointer string) *yaml.Node {
 
 // Diag builds a diagnostic positioned at pointer in d.
 func (d *Document) Diag(level Level, sev Severity, code, pointer, format string, args ...any) Diagnostic {
-	diag := Diagnostic{File: d.File, Severity: sev, Code: code, Message: fmt.Sprintf(format, args...), Pointer: pointer, Level: level}
+	diag := Diagnostic{File: d.File, Severity: sev, Code: code, Message: fmt.Sprintf(format, args...), Pointer: d.Base + pointer, Level: level}
 	if n := d.Lookup(pointer); n != nil {
 		diag.Line, diag.Column = n.Line, n.Column
 	}

@@ -132,22 +132,22 @@ func (w *Workflow) validateDeployRequest() error {
 	r := w.CorrID
 	in := w.createIn
 	if in.decErr != nil || in.req == nil {
-		return Errorf("Request %s: payload is not a dict.", r)
+		return exactErrorf("Request %s: payload is not a dict.", r)
 	}
 	req := in.req
 	if req.NSD == nil {
-		return Errorf("Request %s: NSD is not a dict.", r)
+		return exactErrorf("Request %s: NSD is not a dict.", r)
 	}
 	nsd, err := descriptor.ParseNSD(req.NSD)
 	if err != nil {
-		return Errorf("Request %s: NSD is not a dict.", r)
+		return exactErrorf("Request %s: NSD is not a dict.", r)
 	}
 	if len(req.VNFDs) != len(nsd.NetworkFunctions) {
-		return Errorf("Request %s: # of VNFDs doesn't match NSD.", r)
+		return exactErrorf("Request %s: # of VNFDs doesn't match NSD.", r)
 	}
 	for _, v := range req.VNFDs {
 		if v == nil {
-			return Errorf("Request %s: empty VNFD.", r)
+			return exactErrorf("Request %s: empty VNFD.", r)
 		}
 	}
 	w.SSMs = descriptor.TypedManagers(nsd.SSMs)
@@ -276,7 +276,7 @@ func (w *Workflow) PlaceRequest() wire.PlaceRequest {
 			continue
 		}
 		req.Functions = append(req.Functions, wire.PlaceFunction{
-			ID: f.ID, VNFD: f.VNFD, Start: f.Start, Stop: f.Stop, Configure: f.Configure, Scale: f.Scale,
+			ID: f.ID, VNFID: f.VNFID, VNFD: f.VNFD, Start: f.Start, Stop: f.Stop, Configure: f.Configure, Scale: f.Scale,
 		})
 	}
 	if p := w.State.Placement; p != nil {
@@ -298,7 +298,7 @@ func (w *Workflow) mapping() error {
 	if err := w.request(bus.TopicServicePlace, w.PlaceRequest(), &reply); err != nil {
 		return err
 	}
-	return w.applyMapping(&reply, "Placement contains loop, improve Placement Plugin")
+	return w.applyMapping(&reply)
 }
 
 func (w *Workflow) placementFromSSM() error {
@@ -309,13 +309,13 @@ func (w *Workflow) placementFromSSM() error {
 	if reply.Error != nil && reply.Error != "None" {
 		return &stepError{Value: reply.Error}
 	}
-	return w.applyMapping(reply, "Placement contains loop, improve Placement SSM.")
+	return w.applyMapping(reply)
 }
 
 // applyMapping stores each function's VIM. A null or incomplete mapping is
 // the original's "Unable to perform placement." (§14.5 L4); the detail
 // goes to the records.
-func (w *Workflow) applyMapping(reply *wire.PlaceReply, loopMsg string) error {
+func (w *Workflow) applyMapping(reply *wire.PlaceReply) error {
 	var missing []string
 	for _, f := range w.Functions {
 		if w.Kind != KindInstantiate && !f.New {
@@ -333,13 +333,9 @@ func (w *Workflow) applyMapping(reply *wire.PlaceReply, loopMsg string) error {
 		if detail == "" {
 			detail = "no VIM for " + strings.Join(missing, ", ")
 		}
-		return &stepError{Value: "Unable to perform placement.", err: fmt.Errorf("Unable to perform placement: %s", detail)}
+		return &stepError{Value: "Unable to perform placement.", exact: true, err: fmt.Errorf("Unable to perform placement: %s", detail)}
 	}
-	order, ok := w.orderVIMs()
-	if !ok {
-		return Errorf("%s", loopMsg)
-	}
-	w.orderedVIMs = order
+	w.orderedVIMs = w.orderVIMs()
 	return nil
 }
 
@@ -347,8 +343,13 @@ func (w *Workflow) applyMapping(reply *wire.PlaceReply, loopMsg string) error {
 // manoctl's corrections (§14.3 S9): path entries sorted by position,
 // NS-level references skipped, vnf_ids resolved through the workflow's
 // functions; without a forwarding graph, the distinct VIMs in placement
-// order. ok is false for a loop.
-func (w *Workflow) orderVIMs() ([]string, bool) {
+// order. The VIMs are ordered topologically along the forwarding paths.
+// A path that returns to a VIM it left (A -> B -> A) has no topological
+// order; the original failed the workflow with "Placement contains loop".
+// manoctl's placement spreads load and produces such paths legitimately,
+// so it orders the VIMs by first appearance along the paths instead and
+// logs it; the WIM only needs each VIM once, in some order.
+func (w *Workflow) orderVIMs() []string {
 	byVNF := map[string]string{}
 	var placementOrder []string
 	seen := map[string]bool{}
@@ -363,10 +364,11 @@ func (w *Workflow) orderVIMs() ([]string, bool) {
 		}
 	}
 	if w.NSD == nil || len(w.NSD.ForwardingGraphs) == 0 {
-		return placementOrder, true
+		return placementOrder
 	}
 	edges := map[string]map[string]bool{}
-	nodes := map[string]bool{}
+	var firstSeen []string
+	onPath := map[string]bool{}
 	for _, fg := range w.NSD.ForwardingGraphs {
 		for _, p := range fg.Paths {
 			pts := append([]descriptor.PathPoint(nil), p.Points...)
@@ -378,7 +380,10 @@ func (w *Workflow) orderVIMs() ([]string, bool) {
 				if vnf == "" || !ok || vim == "" {
 					continue
 				}
-				nodes[vim] = true
+				if !onPath[vim] {
+					onPath[vim] = true
+					firstSeen = append(firstSeen, vim)
+				}
 				if prev != "" && prev != vim {
 					if edges[prev] == nil {
 						edges[prev] = map[string]bool{}
@@ -389,22 +394,25 @@ func (w *Workflow) orderVIMs() ([]string, bool) {
 			}
 		}
 	}
+	// VIMs of functions on no path go last, in placement order.
 	for _, v := range placementOrder {
-		nodes[v] = true
+		if !onPath[v] {
+			onPath[v] = true
+			firstSeen = append(firstSeen, v)
+		}
 	}
-	// Kahn's algorithm, ties broken by placement order for determinism.
+	// Kahn's algorithm, ties broken by first appearance.
 	indeg := map[string]int{}
-	for from := range edges {
-		for to := range edges[from] {
+	for _, tos := range edges {
+		for to := range tos {
 			indeg[to]++
 		}
-		_ = from
 	}
 	var order []string
 	done := map[string]bool{}
-	for len(order) < len(nodes) {
+	for len(order) < len(firstSeen) {
 		progressed := false
-		for _, v := range placementOrder {
+		for _, v := range firstSeen {
 			if done[v] || indeg[v] > 0 {
 				continue
 			}
@@ -417,10 +425,11 @@ func (w *Workflow) orderVIMs() ([]string, bool) {
 			break
 		}
 		if !progressed {
-			return nil, false
+			w.log.Info("forwarding paths revisit a VIM; WAN order follows first appearance", "vims", firstSeen)
+			return firstSeen
 		}
 	}
-	return order, true
+	return order
 }
 
 func (w *Workflow) iaPrepare() error {

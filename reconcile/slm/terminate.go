@@ -129,7 +129,7 @@ func (w *Workflow) stopMonitoring() error {
 }
 
 func (w *Workflow) terminateService() error {
-	if err := w.iaStatus(bus.TopicIAServiceRemove, wire.IAServiceRemoveRequest{InstanceUUID: w.State.ID}); err != nil {
+	if err := w.removeService(); err != nil {
 		return err
 	}
 	w.State.Prepared = false

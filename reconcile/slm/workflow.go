@@ -136,6 +136,10 @@ func (w *Workflow) Logger() *slog.Logger { return w.log }
 type stepError struct {
 	Value any
 	err   error
+	// exact marks the original's own fixed texts ("Request <R>: ...",
+	// "Unable to perform placement."), which go to the requester byte
+	// for byte; other texts are prefixed with the failing step's name.
+	exact bool
 }
 
 func (e *stepError) Error() string {
@@ -149,6 +153,11 @@ func (e *stepError) Unwrap() error { return e.err }
 // Errorf fails a task with a message for the requester.
 func Errorf(format string, args ...any) error {
 	return &stepError{Value: fmt.Sprintf(format, args...)}
+}
+
+// exactErrorf is Errorf for the original's fixed texts.
+func exactErrorf(format string, args ...any) error {
+	return &stepError{Value: fmt.Sprintf(format, args...), exact: true}
 }
 
 // wrapErr turns a transport or decoding error into a task failure whose
@@ -246,8 +255,14 @@ func (w *Workflow) notify(status string, errVal any, extra func(*wire.StatusMess
 func (w *Workflow) fail(step string, err error) {
 	var se *stepError
 	errVal := any(err.Error())
+	exact := false
 	if errors.As(err, &se) {
-		errVal = se.Value
+		errVal, exact = se.Value, se.exact
+	}
+	if s, ok := errVal.(string); ok && !exact {
+		// Name the step: the gatekeeper only stores the status, but a
+		// person reading the error wants to know where it failed.
+		errVal = step + ": " + s
 	}
 	w.log.Warn("workflow failed", "kind", w.Kind, "step", step, "error", err)
 	rolledBack := w.rollback()
@@ -397,7 +412,7 @@ func (w *Workflow) rollback() bool {
 	}
 	if w.prepared {
 		did = true
-		if err := w.iaStatus(bus.TopicIAServiceRemove, wire.IAServiceRemoveRequest{InstanceUUID: w.State.ID}); err != nil {
+		if err := w.removeService(); err != nil {
 			w.log.Error("rollback: service.remove", "err", err)
 		} else {
 			w.State.Prepared = false
@@ -431,4 +446,20 @@ func (w *Workflow) removeFunction(f *Function) error {
 	}
 	w.removedAny = true
 	return nil
+}
+
+// msgUnknownInstance is the IA's answer to removing a service it does not
+// know (§8.3): nothing of the service exists there.
+const msgUnknownInstance = "can't find instance UUID or associated VIMs"
+
+// removeService asks the IA to remove the service; an IA that does not
+// know the service (its prepare never took effect) has nothing to remove,
+// which counts as done.
+func (w *Workflow) removeService() error {
+	err := w.iaStatus(bus.TopicIAServiceRemove, wire.IAServiceRemoveRequest{InstanceUUID: w.State.ID})
+	var se *stepError
+	if errors.As(err, &se) && wire.ErrorText(se.Value) == msgUnknownInstance {
+		return nil
+	}
+	return err
 }

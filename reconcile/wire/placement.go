@@ -19,7 +19,10 @@ type VIMResources struct {
 // PlaceFunction is one entry of a placement request's functions: the SLM
 // ledger entry of a function (§5.1).
 type PlaceFunction struct {
-	ID        string         `yaml:"id" json:"id"`
+	ID string `yaml:"id" json:"id"`
+	// VNFID is manoctl's addition (the network function the instance
+	// belongs to), for affinity rules; the 2017 SLM did not send it.
+	VNFID     string         `yaml:"vnf_id,omitempty" json:"vnf_id,omitempty"`
 	VNFD      descriptor.Doc `yaml:"vnfd" json:"vnfd"`
 	Start     Trigger        `yaml:"start" json:"start"`
 	Stop      Trigger        `yaml:"stop" json:"stop"`
