@@ -44,9 +44,9 @@ type Manifest struct {
 	// Data is the raw manifest, for its digest.
 	Data []byte `json:"-"`
 
-	Descriptors []string            `json:"descriptors"`
-	VIMs        []VIM               `json:"vims,omitempty"`
-	Services    map[string]*Service `json:"services,omitempty"`
+	Descriptors []string                `json:"descriptors"`
+	VIMs        []VIM                   `json:"vims,omitempty"`
+	Services    map[string]*ServiceSpec `json:"services,omitempty"`
 }
 
 // VIM is one entry of the emulator inventory.
@@ -60,8 +60,8 @@ type VIM struct {
 	Domain   string `json:"domain,omitempty"`
 }
 
-// Service is one desired service.
-type Service struct {
+// ServiceSpec is one service as the manifest declares it.
+type ServiceSpec struct {
 	NSD       NSDRef              `json:"nsd"`
 	Ingresses []wire.NAP          `json:"ingresses,omitempty"`
 	Egresses  []wire.NAP          `json:"egresses,omitempty"`
