@@ -89,10 +89,17 @@ func (e *Endpoint) Notify(ctx context.Context, topic string, payload any, corrID
 		AppID:         e.appID,
 		CorrelationID: corrID,
 		ContentType:   ContentTypeJSON,
-		Headers:       map[string]any{"key": "default", "type": "request"},
+		Headers:       requestHeaders,
 		Payload:       payload,
 	})
 }
+
+// Header tables the Python library writes (§1.4). They are shared by every
+// message and must never be modified.
+var (
+	requestHeaders = map[string]any{"key": "default", "type": "request"}
+	replyHeaders   = map[string]any{"key": "", "type": "reply"}
+)
 
 // Reply answers req: on req's reply_to (the request topic for every Python
 // caller), with req's correlation id and no reply_to.
@@ -106,7 +113,7 @@ func (e *Endpoint) Reply(ctx context.Context, req *Message, payload any) error {
 		AppID:         e.appID,
 		CorrelationID: req.CorrelationID,
 		ContentType:   req.ContentType,
-		Headers:       map[string]any{"key": "", "type": "reply"},
+		Headers:       replyHeaders,
 		Payload:       payload,
 	})
 }
@@ -224,7 +231,7 @@ func (e *Endpoint) Start(ctx context.Context, topic string, payload any, opts ..
 		CorrelationID: o.corrID,
 		ReplyTo:       topic,
 		ContentType:   ContentTypeJSON,
-		Headers:       map[string]any{"key": "default", "type": "request"},
+		Headers:       requestHeaders,
 		Payload:       payload,
 		Persistent:    true,
 	})

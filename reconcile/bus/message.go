@@ -22,7 +22,8 @@ type Message struct {
 	// application/json.
 	ContentType string
 	// Headers is the AMQP header table; nobody reads it, the Python library
-	// writes {key, type}.
+	// writes {key, type}. Like Payload it may be shared: never modify it
+	// in place (Clone first).
 	Headers map[string]any
 
 	// Payload is the body as a Go value. On the in-process bus it is the

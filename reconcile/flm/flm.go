@@ -130,14 +130,10 @@ func (f *FLM) deploy(ctx context.Context, m *bus.Message) {
 		f.failDeploy(ctx, m, "deploy request needs vnfd, id and vim_uuid")
 		return
 	}
-	vnfd, err := descriptor.ParseVNFD(req.VNFD)
-	if err != nil {
-		f.failDeploy(ctx, m, err.Error())
-		return
-	}
-	if len(descriptor.TypedManagers(vnfd.FSMs)) > 0 {
+	hasFSMs := len(descriptor.ManagerTypes(req.VNFD, "function_specific_managers")) > 0
+	if hasFSMs {
 		if f.cfg.FSMs == nil {
-			f.failDeploy(ctx, m, fmt.Sprintf("VNFD %s declares function specific managers, which this FLM does not run", vnfd.Identity))
+			f.failDeploy(ctx, m, fmt.Sprintf("VNFD %s declares function specific managers, which this FLM does not run", descriptor.IdentityOf(req.VNFD)))
 			return
 		}
 		if err := f.cfg.FSMs.Deploy(ctx, req.ID, req.VNFD); err != nil {
@@ -159,11 +155,11 @@ func (f *FLM) deploy(ctx context.Context, m *bus.Message) {
 	}
 	switch {
 	case err != nil:
-		f.rollbackFSMs(ctx, req.ID, req.VNFD, vnfd)
+		f.rollbackFSMs(ctx, req.ID, req.VNFD, hasFSMs)
 		f.failDeploy(ctx, m, err.Error())
 		return
 	case reply.RequestStatus != bus.StatusCompleted:
-		f.rollbackFSMs(ctx, req.ID, req.VNFD, vnfd)
+		f.rollbackFSMs(ctx, req.ID, req.VNFD, hasFSMs)
 		msg := reply.Message
 		if msg == "" {
 			msg = "IA returned " + reply.RequestStatus
@@ -171,7 +167,7 @@ func (f *FLM) deploy(ctx context.Context, m *bus.Message) {
 		f.failDeploy(ctx, m, msg)
 		return
 	case reply.VNFR == nil:
-		f.rollbackFSMs(ctx, req.ID, req.VNFD, vnfd)
+		f.rollbackFSMs(ctx, req.ID, req.VNFD, hasFSMs)
 		f.failDeploy(ctx, m, "IA deploy reply carries no vnfr")
 		return
 	}
@@ -179,8 +175,8 @@ func (f *FLM) deploy(ctx context.Context, m *bus.Message) {
 	f.ep.Reply(ctx, m, wire.FunctionDeployReply{VNFR: vnfr, Status: reply.RequestStatus, Error: nil})
 }
 
-func (f *FLM) rollbackFSMs(ctx context.Context, id string, doc descriptor.Doc, vnfd *descriptor.VNFD) {
-	if f.cfg.FSMs == nil || len(descriptor.TypedManagers(vnfd.FSMs)) == 0 {
+func (f *FLM) rollbackFSMs(ctx context.Context, id string, doc descriptor.Doc, hasFSMs bool) {
+	if f.cfg.FSMs == nil || !hasFSMs {
 		return
 	}
 	if err := f.cfg.FSMs.Terminate(ctx, id, doc); err != nil {
@@ -205,13 +201,12 @@ func (f *FLM) event(ctx context.Context, m *bus.Message, kind string) {
 		return
 	}
 	reply := wire.FunctionEventReply{Timestamp: wire.Now(), VNFID: req.VNFID, Status: bus.StatusCompleted}
-	vnfd, err := descriptor.ParseVNFD(req.VNFD)
-	if err != nil || req.VNFD == nil {
+	if req.VNFD == nil {
 		reply.Status, reply.Error = bus.StatusFAILED, "request carries no readable vnfd"
 		f.ep.Reply(ctx, m, reply)
 		return
 	}
-	if _, ok := descriptor.TypedManagers(vnfd.FSMs)[kind]; !ok || f.cfg.FSMs == nil {
+	if !containsType(descriptor.ManagerTypes(req.VNFD, "function_specific_managers"), kind) || f.cfg.FSMs == nil {
 		reply.Message = noFSMMessages[kind]
 		f.ep.Reply(ctx, m, reply)
 		return
@@ -257,4 +252,13 @@ func (f *FLM) remove(ctx context.Context, m *bus.Message) {
 		reply.Status, reply.Error = bus.StatusFAILED, msg
 	}
 	f.ep.Reply(ctx, m, reply)
+}
+
+func containsType(types []string, t string) bool {
+	for _, x := range types {
+		if x == t {
+			return true
+		}
+	}
+	return false
 }

@@ -69,7 +69,7 @@ type createInput struct {
 
 func (s *SLM) newWorkflow(kind, topic, corrID string, st *ServiceState) *Workflow {
 	w := &Workflow{
-		slm: s, ctx: context.Background(), Kind: kind, Topic: topic, CorrID: corrID, State: st,
+		slm: s, ctx: context.Background(), Kind: kind, Topic: topic, CorrID: corrID, State: st, done: make(chan struct{}),
 		Op: &Operation{
 			ID: newID(), ServiceID: st.ID, ServiceName: st.Name, Kind: kind, CorrelationID: corrID,
 			Status: OpRunning, Started: s.cfg.Now(),
@@ -103,10 +103,10 @@ func (s *SLM) onCreate(ctx context.Context, msg *bus.Message) {
 // when the NSD declares typed SSMs.
 func instantiationSchedule(req *wire.CreateRequest) []string {
 	sched := []string{TaskValidate, TaskContactGK}
-	var ssms map[string]descriptor.SpecificManager
+	ssms := map[string]bool{}
 	if req != nil && req.NSD != nil {
-		if nsd, err := descriptor.ParseNSD(req.NSD); err == nil {
-			ssms = descriptor.TypedManagers(nsd.SSMs)
+		for _, t := range descriptor.ManagerTypes(req.NSD, "service_specific_managers") {
+			ssms[t] = true
 		}
 	}
 	if len(ssms) > 0 {
@@ -584,7 +584,7 @@ func (w *Workflow) functionEvents(event string) error {
 // stopping during a scale-in or update.
 func (w *Workflow) eventApplies(f *Function, event string) bool {
 	switch w.Kind {
-	case KindInstantiate, KindTerminate:
+	case KindInstantiate, KindTerminate, KindCustom:
 		return true
 	}
 	if event == "stop" {
@@ -740,9 +740,12 @@ func (w *Workflow) informGKInstantiation() error {
 	if err := w.saveState(); err != nil {
 		return err
 	}
-	w.notify(bus.StatusReady, nil, func(m *wire.StatusMessage) {
-		m.NSR = w.State.NSR
-		m.VNFRs = w.vnfrs()
-	})
+	nsr, vnfrs := w.State.NSR, w.vnfrs()
+	w.final = func() {
+		w.notify(bus.StatusReady, nil, func(m *wire.StatusMessage) {
+			m.NSR = nsr
+			m.VNFRs = vnfrs
+		})
+	}
 	return nil
 }

@@ -115,7 +115,9 @@ func (o *Operation) Copy() *Operation {
 
 // Records is where the SLM keeps service records and operation history:
 // the original's NSR/VNFR repositories. Implementations must be safe for
-// concurrent use. A returned ServiceState is the caller's to modify.
+// concurrent use. Save methods must copy what they keep: the workflow goes
+// on changing the values it passes. A returned ServiceState is the
+// caller's to modify.
 type Records interface {
 	SaveService(ctx context.Context, s *ServiceState) error
 	LoadService(ctx context.Context, id string) (*ServiceState, error)

@@ -169,9 +169,12 @@ func (w *Workflow) informGKDone() error {
 	if err := w.saveState(); err != nil {
 		return err
 	}
-	w.notify(bus.StatusReady, nil, func(m *wire.StatusMessage) {
-		m.NSR = w.State.NSR
-		m.VNFRs = w.vnfrs()
-	})
+	nsr, vnfrs := w.State.NSR, w.vnfrs()
+	w.final = func() {
+		w.notify(bus.StatusReady, nil, func(m *wire.StatusMessage) {
+			m.NSR = nsr
+			m.VNFRs = vnfrs
+		})
+	}
 	return nil
 }

@@ -84,8 +84,13 @@ type SLM struct {
 	mu     sync.Mutex
 	active map[string]*Workflow // service id -> running workflow
 	seen   map[string]time.Time // correlation ids of accepted requests
-	wg     sync.WaitGroup
-	closed bool
+	// serviceConfig and pendingUpdates keep what monitoring SSMs sent
+	// (feedback.go).
+	serviceConfig  map[string]map[string]any
+	pendingUpdates map[string][]map[string]any
+	quit           chan struct{} // closed by Close
+	wg             sync.WaitGroup
+	closed         bool
 }
 
 // New attaches an SLM to b.
@@ -109,6 +114,7 @@ func New(b bus.Bus, cfg Config) *SLM {
 		id:     newID(),
 		active: make(map[string]*Workflow),
 		seen:   make(map[string]time.Time),
+		quit:   make(chan struct{}),
 	}
 }
 
@@ -145,6 +151,9 @@ func (s *SLM) Start(ctx context.Context) error {
 // Close stops accepting requests and waits for running workflows.
 func (s *SLM) Close() error {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.quit)
+	}
 	s.closed = true
 	s.mu.Unlock()
 	err := s.ep.Close()
@@ -234,6 +243,7 @@ func (s *SLM) spawn(w *Workflow) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		defer close(w.done)
 		defer s.release(w.State.ID, w)
 		w.run()
 	}()

@@ -22,7 +22,8 @@ func init() {
 	taskTable[TaskTerminateFSMs] = func(w *Workflow) error { return nil } // done with the SSMs, see Terminate
 	taskTable[TaskRecordsTerm] = (*Workflow).recordsTerminated
 	taskTable[TaskInformGK] = func(w *Workflow) error {
-		w.notify(bus.StatusReady, nil, nil) // yes, termination completes with READY (§4.5)
+		// Yes, termination completes with READY (§4.5).
+		w.final = func() { w.notify(bus.StatusReady, nil, nil) }
 		return nil
 	}
 }
@@ -58,6 +59,9 @@ func (s *SLM) onTerminate(ctx context.Context, msg *bus.Message) {
 		s.reject(ctx, msg, "Workflow for service still going on, rejected")
 		return
 	}
+	// Trigger updates a monitoring SSM sent meanwhile (a stop payload,
+	// say) apply to this workflow (§4.8).
+	w.applyUpdates(s.takeUpdates(st.ID))
 	w.Schedule = w.terminationSchedule()
 	s.spawn(w)
 }
@@ -152,5 +156,6 @@ func (w *Workflow) recordsTerminated() error {
 	}
 	w.State.Status = StatusTerminated
 	w.State.Error, w.State.FailedStep = "", ""
+	w.slm.forget(w.State.ID)
 	return w.saveState()
 }

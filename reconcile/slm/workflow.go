@@ -109,6 +109,9 @@ type Workflow struct {
 	removedAny    bool           // a scale-in or update removed a function
 	prevNSD       descriptor.Doc // the NSD before an update
 
+	// final sends the workflow's last status message, once the
+	// bookkeeping is done and the service is released.
+	final func()
 	// startStatus, when set, is what contact_gk sends instead of
 	// INSTANTIATING (SCALING, UPDATING).
 	startStatus func()
@@ -118,6 +121,10 @@ type Workflow struct {
 	// SSM state for the SpecificManagers implementation.
 	SSMs     map[string]descriptor.SpecificManager
 	SSMState any
+
+	// done is closed when the workflow has ended and released its
+	// service.
+	done chan struct{}
 
 	mu sync.Mutex
 }
@@ -198,6 +205,13 @@ func (w *Workflow) run() {
 		w.stepEnded(name, nil)
 	}
 	w.finish()
+	// The requester may act on the final status at once (terminate what
+	// just became READY), so the service must be free by then.
+	w.slm.release(w.State.ID, w)
+	if w.final != nil {
+		w.final()
+	}
+	w.interSLM()
 }
 
 func (w *Workflow) stepStarted(name string) {
@@ -216,9 +230,8 @@ func (w *Workflow) stepEnded(name string, err error) {
 	} else {
 		st.Status = "done"
 	}
-	op := w.Op.Copy()
 	w.mu.Unlock()
-	w.saveOperation(op)
+	w.saveOperation(w.Op)
 }
 
 func (w *Workflow) saveOperation(op *Operation) {
@@ -245,6 +258,11 @@ func (w *Workflow) notify(status string, errVal any, extra func(*wire.StatusMess
 	if extra != nil {
 		extra(&m)
 	}
+	if status == bus.StatusReady || status == bus.StatusError {
+		// The requester may act on the final status at once (terminate
+		// right after READY): the service must not look busy then (S14).
+		w.slm.release(w.State.ID, w)
+	}
 	if err := w.slm.ep.Notify(w.ctx, w.Topic, m, w.CorrID); err != nil {
 		w.log.Error("status message not sent", "status", status, "err", err)
 	}
@@ -269,7 +287,7 @@ func (w *Workflow) fail(step string, err error) {
 	w.State.FailedStep = step
 	w.State.Error = err.Error()
 	switch w.Kind {
-	case KindScale, KindUpdate:
+	case KindScale, KindUpdate, KindCustom:
 		// The new instances are gone again; the service runs as before
 		// unless this workflow had already removed some of its functions.
 		if w.prevNSD != nil {
@@ -301,6 +319,7 @@ func (w *Workflow) fail(step string, err error) {
 	op := w.Op.Copy()
 	w.mu.Unlock()
 	w.saveOperation(op)
+	w.slm.release(w.State.ID, w)
 	w.notify(bus.StatusError, errVal, nil)
 	w.interSLM()
 }
@@ -312,7 +331,6 @@ func (w *Workflow) finish() {
 	op := w.Op.Copy()
 	w.mu.Unlock()
 	w.saveOperation(op)
-	w.interSLM()
 	w.log.Debug("workflow done", "kind", w.Kind)
 }
 
@@ -372,8 +390,10 @@ func (w *Workflow) iaStatus(topic string, payload any) error {
 // topics and shapes. It reports whether anything was undone. Failures are
 // logged, not reported to the requester again.
 func (w *Workflow) rollback() bool {
-	if w.Kind == KindTerminate {
-		return false // nothing to undo: the service is going away anyway
+	if w.Kind == KindTerminate || w.Kind == KindCustom {
+		// Nothing to undo: the service is going away anyway, or (custom
+		// workflows of a monitoring SSM) keeps running as it was.
+		return false
 	}
 	did := false
 	// Give every undo call its own deadline even if the workflow's was
@@ -419,7 +439,7 @@ func (w *Workflow) rollback() bool {
 			w.State.VIMs = nil
 		}
 	}
-	if w.SSMs != nil && w.slm.cfg.Managers != nil {
+	if (w.SSMs != nil || hasFSMs(w.deployed)) && w.slm.cfg.Managers != nil {
 		did = true
 		if err := w.slm.cfg.Managers.Terminate(ctx, w); err != nil {
 			w.log.Error("rollback: terminate specific managers", "err", err)

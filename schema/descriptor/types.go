@@ -162,7 +162,14 @@ func ParseNSD(doc Doc) (*NSD, error) {
 }
 
 // ParseVNFD reads the typed view of doc.
-func ParseVNFD(doc Doc) (*VNFD, error) {
+func ParseVNFD(doc Doc) (*VNFD, error) { return parseVNFD(doc, true) }
+
+// ParseVNFDResources reads only what placement and capacity accounting
+// need: the identity and the VDUs' resource demands (no connection
+// points, links or managers). It is the hot path of every deployment.
+func ParseVNFDResources(doc Doc) (*VNFD, error) { return parseVNFD(doc, false) }
+
+func parseVNFD(doc Doc, full bool) (*VNFD, error) {
 	if doc == nil {
 		return nil, fmt.Errorf("descriptor: VNFD is not a mapping")
 	}
@@ -202,12 +209,16 @@ func ParseVNFD(doc Doc) (*VNFD, error) {
 				vdu.ScaleMax = Int(s, "maximum")
 			}
 		}
-		vdu.ConnectionPoints = parseCPs(u)
+		if full {
+			vdu.ConnectionPoints = parseCPs(u)
+		}
 		v.VDUs = append(v.VDUs, vdu)
 	}
-	v.ConnectionPoints = parseCPs(doc)
-	v.VirtualLinks = parseLinks(doc)
-	v.FSMs = parseManagers(doc, "function_specific_managers")
+	if full {
+		v.ConnectionPoints = parseCPs(doc)
+		v.VirtualLinks = parseLinks(doc)
+		v.FSMs = parseManagers(doc, "function_specific_managers")
+	}
 	return v, nil
 }
 
@@ -243,6 +254,24 @@ func parseManagers(doc map[string]any, key string) []SpecificManager {
 			}
 		}
 		out = append(out, sm)
+	}
+	return out
+}
+
+// ManagerTypes returns the types of the typed specific managers listed
+// under key (service_specific_managers or function_specific_managers)
+// without parsing the rest of the descriptor.
+func ManagerTypes(doc Doc, key string) []string {
+	var out []string
+	for _, m := range Maps(doc, key) {
+		for _, o := range Maps(m, "options") {
+			if Str(o, "key") == "type" {
+				if t := Str(o, "value"); t != "" {
+					out = append(out, t)
+				}
+				break
+			}
+		}
 	}
 	return out
 }
