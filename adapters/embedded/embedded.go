@@ -25,6 +25,9 @@ type Config struct {
 	Inventory emulator.Inventory
 	// EmulatorOptions tune the emulator (seed, concurrency).
 	EmulatorOptions []emulator.Option
+	// IAState is what Platform.ExportIA wrote at the end of an earlier
+	// run: the infrastructure as that run left it.
+	IAState []byte
 	// MANO configures the plugins; its Placer is required.
 	MANO mano.Config
 	// ClientAppID is the app id the gatekeeper client publishes with.
@@ -65,6 +68,16 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 		return nil, fmt.Errorf("embedded: emulator: %w", err)
 	}
 	p.IA = ia
+	if len(cfg.IAState) > 0 {
+		dropped, err := ia.Import(cfg.IAState)
+		if err != nil {
+			p.Broker.Close()
+			return nil, fmt.Errorf("embedded: restore infrastructure state: %w", err)
+		}
+		if len(dropped) > 0 {
+			cfg.Logger.Warn("functions on VIMs no longer in the inventory are gone", "functions", dropped)
+		}
+	}
 	if err := ia.Start(ctx, p.Broker.Default()); err != nil {
 		p.Broker.Close()
 		return nil, fmt.Errorf("embedded: start emulator: %w", err)

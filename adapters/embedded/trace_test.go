@@ -214,4 +214,3 @@ func TestGoldenTrace(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	checkGolden(t, "terminate.trace", canonical(t, tr.take()))
 }
-

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/manoctl/manoctl/reconcile/records"
 	"github.com/manoctl/manoctl/reconcile/wire"
 	"github.com/manoctl/manoctl/schema"
 	"github.com/manoctl/manoctl/schema/descriptor"
@@ -241,20 +242,20 @@ func (m *Manifest) resolveService(name string, ms *ServiceSpec, nd *schema.Docum
 	return svc, nil
 }
 
-// DigestDoc is the content digest of a descriptor, ignoring the catalogue
-// uuid the gatekeeper or the SLM adds: sha256 of its canonical JSON
-// (encoding/json sorts keys).
+// DigestDoc is the content digest of a descriptor as the records store
+// it: the records' canonical digest of the document without the catalogue
+// uuid that the gatekeeper or the SLM adds.
 func DigestDoc(d descriptor.Doc) string {
 	c := d
 	if _, ok := d["uuid"]; ok {
 		c = descriptor.Copy(d)
 		delete(c, "uuid")
 	}
-	b, err := json.Marshal(c)
+	dg, err := records.DigestDoc(c)
 	if err != nil {
 		return ""
 	}
-	return digestBytes(b)
+	return dg
 }
 
 func digestBytes(b []byte) string {
