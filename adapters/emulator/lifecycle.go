@@ -301,11 +301,14 @@ func (e *Emulator) chainConfigure(r *request) any {
 			sort.SliceStable(pts, func(i, j int) bool { return pts[i].Position < pts[j].Position })
 			for _, pt := range pts {
 				vnfID, cp := descriptor.SplitRef(pt.Ref)
-				if vnfID == "" || cp == "" {
-					return statusReply(StatusError, "Bad connection point reference "+strconv.Quote(pt.Ref))
-				}
-				if vnfID == "ns" {
+				if vnfID == "" || vnfID == "ns" {
+					// A service-level connection point: bare in the
+					// 2017 format, "ns:" in the 2016 one. The IA chains
+					// only the <vnf_id>:<cp> references.
 					continue
+				}
+				if cp == "" {
+					return statusReply(StatusError, "Bad connection point reference "+strconv.Quote(pt.Ref))
 				}
 				name, ok := names[vnfID]
 				if !ok {

@@ -283,7 +283,12 @@ func TestChaining(t *testing.T) {
 		"nap not a map":  func(m map[string]any) { m["nap"] = []any{} },
 		"bad cp ref": func(m map[string]any) {
 			m["nsd"] = map[string]any{"forwarding_graphs": []any{map[string]any{"network_forwarding_paths": []any{
-				map[string]any{"connection_points": []any{map[string]any{"connection_point_ref": "nocolon", "position": 1}}},
+				map[string]any{"connection_points": []any{map[string]any{"connection_point_ref": "vnf_iperf:", "position": 1}}},
+			}}}}
+		},
+		"unknown vnf_id": func(m map[string]any) {
+			m["nsd"] = map[string]any{"forwarding_graphs": []any{map[string]any{"network_forwarding_paths": []any{
+				map[string]any{"connection_points": []any{map[string]any{"connection_point_ref": "vnf_nope:input", "position": 1}}},
 			}}}}
 		},
 	} {
@@ -293,6 +298,13 @@ func TestChaining(t *testing.T) {
 			t.Errorf("%s: %v, want ERROR", name, r)
 		}
 	}
+	// Service-level connection points (bare in the 2017 format) are not
+	// chained by the IA: a path through them is fine.
+	req := chainRequest(t, svcA)
+	req["nsd"] = map[string]any{"forwarding_graphs": []any{map[string]any{"network_forwarding_paths": []any{
+		map[string]any{"connection_points": []any{map[string]any{"connection_point_ref": "input", "position": 1}}},
+	}}}}
+	h.mustComplete(bus.TopicIAChainConfigure, req)
 	h.mustComplete(bus.TopicIAChainDeconfigure, map[string]any{"service_instance_id": svcA})
 	if s, _ := h.emu.Service(svcA); s.Chained {
 		t.Fatal("still chained after deconfigure")

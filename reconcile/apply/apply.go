@@ -199,7 +199,8 @@ func (r *runner) create(ctx context.Context, d *desired.Service, start func(stri
 	for _, f := range d.Functions {
 		if n := d.Instances[f.VNFID]; n > 1 {
 			corr := start("scale " + f.VNFID)
-			res, err := r.c.Scale(ctx, wire.ScaleRequest{ServiceInstanceUUID: id, ScalingType: "addvnf", VNFID: f.VNFID, NumberOfInstances: n - 1}, status, bus.WithCorrelationID(corr))
+			res, err := r.c.Scale(ctx, wire.ScaleRequest{ServiceInstanceUUID: id, ScalingType: "addvnf", VNFID: f.VNFID, NumberOfInstances: n - 1,
+				Manoctl: &wire.CreateOptions{SpecDigest: d.SpecDigest}}, status, bus.WithCorrelationID(corr))
 			if err == nil {
 				err = res.Err()
 			}
@@ -228,7 +229,7 @@ func (r *runner) scale(ctx context.Context, ch *plan.Change, d *desired.Service,
 		if sd.From == sd.To {
 			continue
 		}
-		req := wire.ScaleRequest{ServiceInstanceUUID: ch.ServiceID, VNFID: sd.VNFID}
+		req := wire.ScaleRequest{ServiceInstanceUUID: ch.ServiceID, VNFID: sd.VNFID, Manoctl: &wire.CreateOptions{SpecDigest: d.SpecDigest}}
 		if sd.To > sd.From {
 			req.ScalingType, req.NumberOfInstances = "addvnf", sd.To-sd.From
 		} else {

@@ -76,8 +76,14 @@ func (s *Store) SaveService(_ context.Context, st *slm.ServiceState) error {
 		if err != nil {
 			return err
 		}
+		name := st.Name
+		if status == records.ServiceTerminated {
+			// A terminated service is history: its name is free for the
+			// instance that replaces it (its operations keep the name).
+			name = ""
+		}
 		svc := &records.Service{
-			ID: st.ID, Name: st.Name, Status: status, RecordStatus: records.RecordOffline,
+			ID: st.ID, Name: name, Status: status, RecordStatus: records.RecordOffline,
 			NSD:   records.DescriptorRef{Digest: nsdDigest, Identity: descriptor.IdentityOf(st.NSD), UUID: nsdUUID},
 			Error: st.Error,
 			Spec:  records.SpecRef{Digest: st.SpecDigest},
@@ -125,6 +131,21 @@ func (s *Store) SaveService(_ context.Context, st *slm.ServiceState) error {
 			}
 			for _, id := range drop {
 				if err := s.R.DeleteFunctionTxn(txn, id); err != nil {
+					return err
+				}
+			}
+		}
+		if name != "" {
+			// A terminated service that still holds the name (recorded
+			// before names were released on termination) gives it up.
+			other, err := txn.Reader().ServiceByName(nil, name)
+			if err != nil {
+				return err
+			}
+			if other != nil && other.ID != svc.ID && other.Status == records.ServiceTerminated {
+				c := other.Copy()
+				c.Name = ""
+				if err := s.R.UpsertServiceTxn(txn, c); err != nil {
 					return err
 				}
 			}

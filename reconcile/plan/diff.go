@@ -172,7 +172,11 @@ func diffService(d *desired.Service, l *live, infra *Infra) *Change {
 			return c
 		}
 	}
-	if s.Spec.Digest == d.SpecDigest {
+	running := map[string][]*records.Function{}
+	for _, f := range l.funcs {
+		running[f.VNFID] = append(running[f.VNFID], f)
+	}
+	if s.Spec.Digest == d.SpecDigest && countsMatch(running, d) {
 		return nil
 	}
 	// What changed decides how it can be applied.
@@ -193,10 +197,6 @@ func diffService(d *desired.Service, l *live, infra *Infra) *Change {
 		} else {
 			reasons = append(reasons, "NSD content changed (same version)")
 		}
-	}
-	running := map[string][]*records.Function{}
-	for _, f := range l.funcs {
-		running[f.VNFID] = append(running[f.VNFID], f)
 	}
 	wanted := map[string]bool{}
 	for _, f := range d.Functions {
@@ -285,4 +285,23 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// countsMatch reports whether every network function runs as many
+// instances as desired; the spec digest alone does not prove it (a scale
+// that failed after the create that recorded the digest).
+func countsMatch(running map[string][]*records.Function, d *desired.Service) bool {
+	if len(running) != len(d.Functions) {
+		return false
+	}
+	for _, f := range d.Functions {
+		want := d.Instances[f.VNFID]
+		if want == 0 {
+			want = 1
+		}
+		if len(running[f.VNFID]) != want {
+			return false
+		}
+	}
+	return true
 }

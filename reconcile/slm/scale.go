@@ -91,6 +91,9 @@ func (s *SLM) onScale(ctx context.Context, msg *bus.Message) {
 		return
 	}
 	st.Status = StatusScaling
+	if req.Manoctl != nil {
+		w.newSpecDigest = req.Manoctl.SpecDigest
+	}
 	w.Schedule = append([]string{TaskContactGK}, w.Schedule...)
 	w.startStatus = func() {
 		w.notify(bus.StatusScaling, nil, func(m *wire.StatusMessage) { m.ScalingType = req.ScalingType })
@@ -165,6 +168,9 @@ func (w *Workflow) removeFunctions() error {
 // informGKDone ends scale and update workflows: READY with the records.
 func (w *Workflow) informGKDone() error {
 	w.State.Status = StatusReady
+	if w.newSpecDigest != "" {
+		w.State.SpecDigest = w.newSpecDigest
+	}
 	w.State.Error, w.State.FailedStep = "", ""
 	if err := w.saveState(); err != nil {
 		return err

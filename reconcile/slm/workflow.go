@@ -108,6 +108,9 @@ type Workflow struct {
 	orderedVIMs   []string
 	removedAny    bool           // a scale-in or update removed a function
 	prevNSD       descriptor.Doc // the NSD before an update
+	// newSpecDigest is the desired-state digest the service has once a
+	// scale succeeds.
+	newSpecDigest string
 
 	// final sends the workflow's last status message, once the
 	// bookkeeping is done and the service is released.
@@ -257,11 +260,6 @@ func (w *Workflow) notify(status string, errVal any, extra func(*wire.StatusMess
 	m := wire.StatusMessage{Status: status, Error: errVal, Timestamp: wire.Now()}
 	if extra != nil {
 		extra(&m)
-	}
-	if status == bus.StatusReady || status == bus.StatusError {
-		// The requester may act on the final status at once (terminate
-		// right after READY): the service must not look busy then (S14).
-		w.slm.release(w.State.ID, w)
 	}
 	if err := w.slm.ep.Notify(w.ctx, w.Topic, m, w.CorrID); err != nil {
 		w.log.Error("status message not sent", "status", status, "err", err)

@@ -82,9 +82,51 @@ func (r CreateRequest) toMap() map[string]any {
 		m["user_data"] = r.UserData
 	}
 	if r.Manoctl != nil {
-		m["manoctl"] = r.Manoctl
+		m["manoctl"] = r.Manoctl.Map()
 	}
 	return m
+}
+
+// Map returns the options as a generic mapping, as they travel inside the
+// request's generic form.
+func (o *CreateOptions) Map() map[string]any {
+	m := map[string]any{}
+	if o.InstanceName != "" {
+		m["instance_name"] = o.InstanceName
+	}
+	if o.SpecDigest != "" {
+		m["spec_digest"] = o.SpecDigest
+	}
+	if p := o.Placement; p != nil {
+		pm := map[string]any{}
+		if p.Policy != "" {
+			pm["policy"] = p.Policy
+		}
+		for k, l := range map[string][]string{"priority": p.Priority, "allowed_vims": p.AllowedVIMs, "blocked_vims": p.BlockedVIMs} {
+			if len(l) > 0 {
+				pm[k] = toAnyList(l)
+			}
+		}
+		for k, pairs := range map[string][][2]string{"affinity": p.Affinity, "anti_affinity": p.AntiAffinity} {
+			if len(pairs) > 0 {
+				out := make([]any, len(pairs))
+				for i, pr := range pairs {
+					out[i] = []any{pr[0], pr[1]}
+				}
+				pm[k] = out
+			}
+		}
+		m["placement"] = pm
+	}
+	return m
+}
+
+func toAnyList(l []string) []any {
+	out := make([]any, len(l))
+	for i, s := range l {
+		out[i] = s
+	}
+	return out
 }
 
 // Map returns the request as the generic mapping that goes on the wire.
@@ -168,6 +210,12 @@ func parseNAPs(v any) []NAP {
 }
 
 func parseCreateOptions(v any) (*CreateOptions, error) {
+	switch o := v.(type) {
+	case *CreateOptions:
+		return o, nil
+	case CreateOptions:
+		return &o, nil
+	}
 	m := descriptor.AsMap(v)
 	if m == nil {
 		return nil, fmt.Errorf("manoctl: not a mapping")
@@ -273,6 +321,9 @@ type ScaleRequest struct {
 	VNFUUID           string            `yaml:"vnf_uuid,omitempty" json:"vnf_uuid,omitempty"`
 	NumberOfInstances int               `yaml:"number_of_instances,omitempty" json:"number_of_instances,omitempty"`
 	Constraints       map[string]string `yaml:"constraints,omitempty" json:"constraints,omitempty"`
+	// Manoctl is manoctl's extension: the desired-state spec digest the
+	// service has once the scaling succeeds.
+	Manoctl *CreateOptions `yaml:"manoctl,omitempty" json:"manoctl,omitempty"`
 }
 
 // UpdateRequest is the body of service.instances.update: a new NSD (and
