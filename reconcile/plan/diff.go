@@ -116,21 +116,8 @@ func Compute(in Input) (*Plan, error) {
 	p.Changes = append(p.Changes, destroys...)
 	p.Changes = append(p.Changes, changes...)
 	preview(p, in, byName)
+	p.Summary = Summarize(p.Changes)
 	for _, c := range p.Changes {
-		switch c.Action {
-		case Create:
-			p.Summary.Create++
-		case Destroy:
-			p.Summary.Destroy++
-		case Update:
-			p.Summary.Update++
-		case Scale:
-			p.Summary.Scale++
-		case Replace:
-			p.Summary.Replace++
-		case Heal:
-			p.Summary.Heal++
-		}
 		if c.Infeasible != "" {
 			p.Infeasible = true
 		}

@@ -104,6 +104,28 @@ type Summary struct {
 	Heal    int `json:"heal"`
 }
 
+// Summarize counts changes by action.
+func Summarize(cs []*Change) Summary {
+	var s Summary
+	for _, c := range cs {
+		switch c.Action {
+		case Create:
+			s.Create++
+		case Destroy:
+			s.Destroy++
+		case Update:
+			s.Update++
+		case Scale:
+			s.Scale++
+		case Replace:
+			s.Replace++
+		case Heal:
+			s.Heal++
+		}
+	}
+	return s
+}
+
 // Total is the number of changes.
 func (s Summary) Total() int {
 	return s.Create + s.Destroy + s.Update + s.Scale + s.Replace + s.Heal
