@@ -95,11 +95,7 @@ func runApply(ctx context.Context, f *factory, opts *applyOptions) error {
 			return err
 		}
 		recs := snapshotRecords{snap: store.Snapshot()}
-		lineage := recs.Lineage()
-		if pl.Lineage == "" && recs.Index() == 0 {
-			lineage = "" // planned before the state directory existed
-		}
-		if err := pl.Check(lineage, recs.Index(), st.ManifestDigest, st.DescriptorDigests); err != nil {
+		if err := pl.Check(recs.Lineage(), recs.Index(), st.ManifestDigest, st.DescriptorDigests); err != nil {
 			return err
 		}
 	} else {

@@ -32,7 +32,7 @@ func Main() int {
 func run(ctx context.Context, args []string, ios *iostreams.IOStreams) int {
 	f := &factory{io: ios}
 	root := newCmdRoot(f)
-	root.SetArgs(args)
+	root.SetArgs(terraformStyleFlags(args))
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
@@ -116,4 +116,17 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// terraformStyleFlags accepts "-out FILE" (Terraform's spelling, which the
+// plan verb documents) as "--out FILE". pflag would read it as -o "ut".
+func terraformStyleFlags(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "-out" || strings.HasPrefix(a, "-out=") {
+			a = "-" + a
+		}
+		out[i] = a
+	}
+	return out
 }

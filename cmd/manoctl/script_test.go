@@ -3,14 +3,18 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/manoctl/manoctl/reconcile/records"
 )
 
 // TestMain lets testscript run the real Main as the manoctl command: each
@@ -50,7 +54,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("MANOCTL_SKIP_AMQP", os.Getenv("MANOCTL_SKIP_AMQP"))
 			env.Setenv("DEMO", filepath.Join(root, "testdata", "demo", "descriptors"))
-			return nil
+			// Every script gets the demo descriptors in $WORK/descriptors,
+			// so that manifests can name them by a relative path.
+			return copyDir(filepath.Join(root, "testdata", "demo", "descriptors"), filepath.Join(env.WorkDir, "descriptors"))
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
@@ -62,8 +68,10 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"mkzip": cmdMkzip,
-			"mkbig": cmdMkbig,
+			"mkzip":    cmdMkzip,
+			"mkbig":    cmdMkbig,
+			"holdlock": cmdHoldLock,
+			"exitcode": cmdExitCode,
 		},
 	})
 }
@@ -115,5 +123,65 @@ func cmdMkbig(ts *testscript.TestScript, neg bool, args []string) {
 	for written := 0; written < n<<20; written += len(line) {
 		_, err := f.Write(line)
 		ts.Check(err)
+	}
+}
+
+func copyDir(src, dst string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cmdHoldLock opens a state directory for writing and keeps it open (and
+// locked) until the script ends: holdlock DIR. It stands for another
+// manoctl process that holds the state.
+func cmdHoldLock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: holdlock DIR")
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o700))
+	s, err := records.Open(dir, records.Options{Command: "testscript holdlock"})
+	ts.Check(err)
+	ts.Defer(func() { s.Close() })
+}
+
+// cmdExitCode runs a command and checks its exit status: exitcode N
+// manoctl ARGS... Its output can be checked with stdout and stderr after,
+// as for exec.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N COMMAND [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", strings.Join(args[1:], " "), got, want)
 	}
 }

@@ -224,7 +224,9 @@ func (e *StaleError) Error() string {
 // records index, same manifest and descriptor digests.
 func (p *Plan) Check(lineage string, index uint64, manifestDigest string, descriptorDigests map[string]string) error {
 	var reasons []string
-	if p.Lineage != lineage {
+	// A plan made before the state directory existed has no lineage; it
+	// applies to the directory the first apply creates, at index 0.
+	if p.Lineage != "" && p.Lineage != lineage {
 		reasons = append(reasons, fmt.Sprintf("it was made for state lineage %s, the state directory has lineage %s", p.Lineage, lineage))
 	} else if p.Index != index {
 		reasons = append(reasons, fmt.Sprintf("the records moved from index %d to %d since the plan was made (another apply ran, or this plan was already applied)", p.Index, index))
