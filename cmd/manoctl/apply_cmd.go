@@ -94,7 +94,7 @@ func runApply(ctx context.Context, f *factory, opts *applyOptions) error {
 		if st, err = loadDesired(ctx, f, pl.ManifestPath); err != nil {
 			return err
 		}
-		recs := snapshotRecords{snap: store.Snapshot()}
+		recs := plan.FromSnapshot(store.Snapshot(), false)
 		if err := pl.Check(recs.Lineage(), recs.Index(), st.ManifestDigest, st.DescriptorDigests); err != nil {
 			return err
 		}

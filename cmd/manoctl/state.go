@@ -173,57 +173,6 @@ func refreshEmbedded(dir string, st *desired.State) (*plan.Infra, error) {
 	return infra, nil
 }
 
-// snapshotRecords adapts a records snapshot to the plan's view. The index
-// a plan is bound to counts only service and function changes: heartbeats
-// and operation steps do not make a plan stale.
-type snapshotRecords struct {
-	snap  *records.StateSnapshot
-	empty bool
-}
-
-// Lineage is "" for a state directory that does not exist yet: the first
-// apply creates it, and a plan made before must still apply.
-func (s snapshotRecords) Lineage() string {
-	if s.empty {
-		return ""
-	}
-	return s.snap.Lineage()
-}
-
-func (s snapshotRecords) Index() uint64 {
-	r := s.snap.Reader()
-	a, _ := r.Index(records.TableServices)
-	b, _ := r.Index(records.TableFunctions)
-	return max(a, b)
-}
-
-func (s snapshotRecords) Services() []*records.Service {
-	it, err := s.snap.Reader().Services(nil)
-	if err != nil {
-		return nil
-	}
-	var out []*records.Service
-	for x := range it {
-		out = append(out, x)
-	}
-	return out
-}
-
-func (s snapshotRecords) Functions(serviceID string) []*records.Function {
-	r := s.snap.Reader()
-	svc, err := r.ServiceByID(nil, serviceID)
-	if err != nil || svc == nil {
-		return nil
-	}
-	out := make([]*records.Function, 0, len(svc.Functions))
-	for _, id := range svc.Functions {
-		if f, _ := r.FunctionByID(nil, id); f != nil {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // computePlan diffs the desired state against the records and the
 // embedded infrastructure.
 func computePlan(st *desired.State, store *records.Store, stateDir string, detailed bool) (*plan.Plan, error) {
@@ -232,7 +181,7 @@ func computePlan(st *desired.State, store *records.Store, stateDir string, detai
 		return nil, err
 	}
 	return plan.Compute(plan.Input{
-		Desired: st, Records: snapshotRecords{snap: store.Snapshot(), empty: store.Dir() == ""}, Infra: infra,
+		Desired: st, Records: plan.FromSnapshot(store.Snapshot(), store.Dir() == ""), Infra: infra,
 		DefaultPolicy: placement.LoadBalanced, Now: timeNow(), Detailed: detailed,
 	})
 }

@@ -43,7 +43,7 @@ type Extension interface {
 
 // Config wires a platform.
 type Config struct {
-	// Plugins to run; empty means DefaultPlugins.
+	// Plugins to run; empty means DefaultPlugins plus every Extension.
 	Plugins []string
 	// Records and PluginStore persist state; defaults are in memory.
 	Records     slm.Records
@@ -89,7 +89,11 @@ func Start(ctx context.Context, b bus.Bus, cfg Config) (*Platform, error) {
 	want := map[string]bool{}
 	list := cfg.Plugins
 	if len(list) == 0 {
-		list = DefaultPlugins
+		// The defaults, and every extension the caller configured.
+		list = append([]string(nil), DefaultPlugins...)
+		for _, e := range cfg.Extensions {
+			list = append(list, e.Name())
+		}
 	}
 	for _, n := range list {
 		switch n {

@@ -756,22 +756,3 @@ func primaryKey(obj any) string {
 	}
 	return ""
 }
-
-// modifyIndex returns the ModifyIndex of a record.
-func modifyIndex(obj any) uint64 {
-	switch o := obj.(type) {
-	case *Service:
-		return o.ModifyIndex
-	case *Function:
-		return o.ModifyIndex
-	case *Descriptor:
-		return o.ModifyIndex
-	case *VIM:
-		return o.ModifyIndex
-	case *Plugin:
-		return o.ModifyIndex
-	case *Operation:
-		return o.ModifyIndex
-	}
-	return 0
-}

@@ -272,9 +272,8 @@ type journal struct {
 	recordsSince int64
 	batches      uint64
 
-	// published is called by the flusher after each fsync'd batch, outside
-	// mu, before committers are woken (so that a committer that returns and
-	// asks for a snapshot sees its own write); events is called after.
+	// published and events are called by the flusher after each fsync'd
+	// batch, outside mu, before the batch's committers are woken.
 	published func(last *StateSnapshot)
 	events    func([]pendingCommit)
 	// maybeSnapshot is called after each batch with the counters.
@@ -381,8 +380,16 @@ func (j *journal) flushLoop() {
 		}
 		if err != nil {
 			err = fmt.Errorf("records: journal write failed, refusing further writes (reopen the state directory to recover): %w", err)
-		} else if j.published != nil {
-			j.published(commits[len(commits)-1].snap)
+		} else {
+			// Publish before the committers return: a committer that then
+			// takes a snapshot sees its own write, and one that then
+			// subscribes does not get its own write's events.
+			if j.published != nil {
+				j.published(commits[len(commits)-1].snap)
+			}
+			if j.events != nil {
+				j.events(commits)
+			}
 		}
 
 		j.mu.Lock()
@@ -406,9 +413,6 @@ func (j *journal) flushLoop() {
 
 		if err != nil {
 			return
-		}
-		if j.events != nil {
-			j.events(commits)
 		}
 		if j.maybeSnapshot != nil {
 			j.maybeSnapshot(bytes, records)

@@ -374,12 +374,14 @@ func (s *Store) Recovery() RecoveryInfo { return s.recovery }
 func (s *Store) Snapshot() *StateSnapshot { return s.durable.Load() }
 
 // Subscribe returns a subscription to the events of every transaction
-// committed (and durable) from now on, in index order. buffer is how many
+// that becomes durable from now on, in index order (a transaction whose
+// Commit already returned is never delivered). buffer is how many
 // transactions may be pending before a slow subscriber is cut off with
 // ErrSubscriptionOverflow.
 //
 // To follow the state without gaps, subscribe first, then take a Snapshot,
-// and apply only batches whose Index is above the snapshot's.
+// and apply only batches whose Index is above the snapshot's: a commit in
+// flight while subscribing may be in both.
 func (s *Store) Subscribe(buffer int) *Subscription { return s.broker.subscribe(buffer) }
 
 // Begin starts a write transaction. It waits for the writer lock; see

@@ -3,6 +3,7 @@ package records
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -345,6 +346,24 @@ func TestStore_Writers(t *testing.T) {
 			t.Errorf("second commit: %v", err)
 		}
 	})
+	t.Run("transaction misuse", func(t *testing.T) {
+		other := NewMemStore()
+		defer other.Close()
+		txn, _ := other.Begin()
+		if err := s.UpsertVIMTxn(txn, &VIM{UUID: "x"}); err == nil || !strings.Contains(err.Error(), "another store") {
+			t.Errorf("foreign txn: %v", err)
+		}
+		txn.Abort()
+		if err := other.UpsertVIMTxn(txn, &VIM{UUID: "x"}); !errors.Is(err, ErrTxnDone) {
+			t.Errorf("done txn: %v", err)
+		}
+		if err := s.UpsertVIMTxn(nil, &VIM{UUID: "x"}); err == nil {
+			t.Error("nil txn accepted")
+		}
+		if s.Dir() != "" || s.ReadOnly() {
+			t.Errorf("memory store dir %q read-only %v", s.Dir(), s.ReadOnly())
+		}
+	})
 	t.Run("abort leaves nothing", func(t *testing.T) {
 		before := s.LatestIndex()
 		txn, _ := s.Begin()
@@ -427,9 +446,42 @@ func TestStore_Writers(t *testing.T) {
 		if got := collect(t, seq2, err); len(got) != 1 {
 			t.Fatalf("running ops: %d", len(got))
 		}
+		var op *Operation
+		for o := range must(s.Operations(nil)) {
+			op = o
+		}
+		for name, seq := range map[string]func() (int, error){
+			"VIMs":    func() (int, error) { q, err := s.VIMsByName(nil, "athens"); return len(collect(t, q, err)), nil },
+			"Plugins": func() (int, error) { q, err := s.Plugins(nil); return len(collect(t, q, err)), nil },
+			"PluginsByName": func() (int, error) {
+				q, err := s.PluginsByName(nil, "son-plugin.ServiceLifecycleManager")
+				return len(collect(t, q, err)), nil
+			},
+			"Operations": func() (int, error) { q, err := s.Operations(nil); return len(collect(t, q, err)), nil },
+			"OperationsByService": func() (int, error) {
+				q, err := s.OperationsByService(nil, op.ServiceID)
+				return len(collect(t, q, err)), nil
+			},
+		} {
+			if n, _ := seq(); n != 1 {
+				t.Errorf("%s: %d rows", name, n)
+			}
+		}
+		// Prefix lookups (memdb's "id_prefix") work on the typed indexers.
+		it, err := s.db.Txn(false).Get(TableServices, IndexID+"_prefix", svcs[0].ID[:8])
+		if err != nil || it.Next() == nil {
+			t.Errorf("prefix lookup: %v", err)
+		}
+		if latest, err := s.Reader().LatestIndex(); err != nil || latest != s.LatestIndex() {
+			t.Errorf("reader latest %d, store %d, %v", latest, s.LatestIndex(), err)
+		}
+		if n := len(collect(t, must(s.VIMs(nil)), nil)); n != 2 {
+			t.Errorf("VIMs: %d", n)
+		}
 		for _, del := range []func() (uint64, error){
 			func() (uint64, error) { return s.DeleteVIM("v1") },
 			func() (uint64, error) { return s.DeletePlugin("p1") },
+			func() (uint64, error) { return s.DeleteOperation(op.ID) },
 		} {
 			if _, err := del(); err != nil {
 				t.Fatal(err)

@@ -33,6 +33,13 @@ type Feedback struct {
 	Schedule []string
 }
 
+// FunctionManagers is implemented by SpecificManagers that can terminate
+// the FSMs of one function; the SLM uses it when it removes a function
+// from a running service (scale-in, update, rollback of a scale-out).
+type FunctionManagers interface {
+	TerminateFunction(ctx context.Context, w *Workflow, f *Function) error
+}
+
 // SLM returns the SLM that runs the workflow; SpecificManagers hand
 // monitoring feedback to it.
 func (w *Workflow) SLM() *SLM { return w.slm }

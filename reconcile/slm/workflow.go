@@ -455,6 +455,13 @@ func (w *Workflow) rollback() bool {
 // removeFunction removes one function instance through the FLM
 // (mano.function.remove -> infrastructure.function.remove).
 func (w *Workflow) removeFunction(f *Function) error {
+	// The function's FSMs go first (scale-in, update, and the rollback of
+	// a scale-out): nothing else would stop them.
+	if ft, ok := w.slm.cfg.Managers.(FunctionManagers); ok && hasFSMs([]*Function{f}) {
+		if err := ft.TerminateFunction(w.ctx, w, f); err != nil {
+			return err
+		}
+	}
 	var reply wire.FunctionEventReply
 	if err := w.request(bus.TopicFunctionRemove, wire.FunctionRemoveRequest{VNFID: f.ID, VIMID: f.VIM, ServID: w.State.ID}, &reply); err != nil {
 		return err
