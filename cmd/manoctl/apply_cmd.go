@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/manoctl/manoctl/adapters/embedded"
 	"github.com/manoctl/manoctl/cmd/manoctl/internal/iostreams"
 	"github.com/manoctl/manoctl/reconcile/apply"
 	"github.com/manoctl/manoctl/reconcile/desired"
@@ -102,7 +103,7 @@ func runApply(ctx context.Context, f *factory, opts *applyOptions) error {
 		if st, err = loadDesired(ctx, f, opts.state.manifest); err != nil {
 			return err
 		}
-		if pl, err = computePlan(st, store, opts.state.dir, false); err != nil {
+		if pl, err = embedded.Plan(st, store, opts.state.dir, false); err != nil {
 			return err
 		}
 		if abs, err := filepath.Abs(opts.state.manifest); err == nil {
@@ -124,7 +125,7 @@ func runApply(ctx context.Context, f *factory, opts *applyOptions) error {
 			return err
 		}
 	}
-	p, err := startPlatform(ctx, st, store, opts.state.dir)
+	p, err := embedded.StartSession(ctx, st, store, opts.state.dir)
 	if err != nil {
 		return err
 	}
@@ -133,7 +134,7 @@ func runApply(ctx context.Context, f *factory, opts *applyOptions) error {
 	res, runErr := apply.Run(ctx, p.GK, pl, st, apply.Options{Parallelism: opts.parallelism, Hook: view})
 	stopEvents()
 	view.finish()
-	if err := p.close(store); err != nil && runErr == nil {
+	if err := p.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
 	if runErr != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/manoctl/manoctl/adapters/embedded"
 	"github.com/manoctl/manoctl/reconcile/apply"
 	"github.com/manoctl/manoctl/reconcile/desired"
 	"github.com/manoctl/manoctl/reconcile/plan"
@@ -61,7 +62,7 @@ func runDestroy(ctx context.Context, f *factory, st *stateFlags, names []string,
 			kept.Services = append(kept.Services, s)
 		}
 	}
-	pl, err := computePlan(kept, store, st.dir, false)
+	pl, err := embedded.Plan(kept, store, st.dir, false)
 	if err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func runDestroy(ctx context.Context, f *factory, st *stateFlags, names []string,
 			return err
 		}
 	}
-	p, err := startPlatform(ctx, ds, store, st.dir)
+	p, err := embedded.StartSession(ctx, ds, store, st.dir)
 	if err != nil {
 		return err
 	}
@@ -94,7 +95,7 @@ func runDestroy(ctx context.Context, f *factory, st *stateFlags, names []string,
 	res, runErr := apply.Run(ctx, p.GK, pl, ds, apply.Options{Hook: view})
 	stop()
 	view.finish()
-	if err := p.close(store); err != nil && runErr == nil {
+	if err := p.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
 	if runErr != nil {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/manoctl/manoctl/adapters/emulator"
+	"github.com/manoctl/manoctl/adapters/embedded"
 )
 
 func init() {
@@ -72,18 +72,9 @@ name and vnf_id (the first instance).`,
 					return &notFoundError{"function", service + "/" + vnf}
 				}
 			}
-			data, err := readInfra(st.dir)
+			emu, err := embedded.LoadInfra(st.dir, ds)
 			if err != nil {
 				return err
-			}
-			emu, err := emulator.New(inventory(ds))
-			if err != nil {
-				return err
-			}
-			if len(data) > 0 {
-				if _, err := emu.Import(data); err != nil {
-					return err
-				}
 			}
 			if !emu.LoseFunction(id) {
 				return &notFoundError{"function", id}
@@ -92,7 +83,7 @@ name and vnf_id (the first instance).`,
 			if err != nil {
 				return err
 			}
-			if err := writeInfra(st.dir, out); err != nil {
+			if err := embedded.WriteInfra(st.dir, out); err != nil {
 				return err
 			}
 			fmt.Fprintf(f.io.ErrOut, "The infrastructure lost function %s.\n", id)

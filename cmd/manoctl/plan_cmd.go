@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/manoctl/manoctl/adapters/embedded"
 	"github.com/manoctl/manoctl/reconcile/plan"
 )
 
@@ -83,7 +84,7 @@ func runPlan(ctx context.Context, f *factory, opts *planOptions) error {
 		return err
 	}
 	defer store.Close()
-	pl, err := computePlan(st, store, opts.state.dir, opts.detailed)
+	pl, err := embedded.Plan(st, store, opts.state.dir, opts.detailed)
 	if err != nil {
 		return err
 	}
