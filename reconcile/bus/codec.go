@@ -44,6 +44,9 @@ func EncodingFor(topic string, request bool) Encoding {
 		return JSON
 	case topic == "son.monitoring":
 		return JSON
+	case strings.HasPrefix(topic, "manoctl."):
+		// manoctl's own control protocol (reconcile/control).
+		return JSON
 	case strings.HasPrefix(topic, "infrastructure.management."):
 		// *.add and *.remove are JSON both ways; list replies are data
 		// (YAML); resourceAvailability answers YAML.
