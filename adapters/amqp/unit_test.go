@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/manoctl/manoctl/reconcile/bus"
@@ -116,7 +118,7 @@ func TestToPublishing(t *testing.T) {
 		t.Fatalf("JSON topic: %+v", p)
 	}
 	p, _ = toPublishing(&bus.Message{Topic: "service.instances.create", ContentType: bus.ContentTypeJSON, Payload: map[string]any{"a": 1}})
-	if string(p.Body) != "a: 1\n" || p.ContentType != bus.ContentTypeJSON || p.DeliveryMode != 0 {
+	if !yamlEquals(p.Body, map[string]any{"a": 1}) || p.ContentType != bus.ContentTypeJSON || p.DeliveryMode != 0 {
 		t.Fatalf("YAML labelled JSON like the originals: %+v %q", p, p.Body)
 	}
 	p, _ = toPublishing(&bus.Message{Topic: "x", Body: []byte("raw"), Payload: map[string]any{"ignored": true}})
@@ -192,4 +194,15 @@ func TestEventKindStrings(t *testing.T) {
 			t.Fatalf("kind %d has no name", k)
 		}
 	}
+}
+
+// yamlEquals reports whether body parses as YAML (what every SONATA peer
+// does with it) to want: bodies are judged by value, not bytes
+// (wire-protocol §13).
+func yamlEquals(body []byte, want any) bool {
+	var got any
+	if err := yaml.Unmarshal(body, &got); err != nil {
+		return false
+	}
+	return reflect.DeepEqual(got, want)
 }

@@ -5,11 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
@@ -226,7 +229,7 @@ func TestInteropWithPlainClient(t *testing.T) {
 		d.ContentType != bus.ContentTypeYAML || d.DeliveryMode != 0 || d.Exchange != cfg.Exchange {
 		t.Fatalf("notification on the wire: %+v", d)
 	}
-	if string(d.Body) != "status: READY\n" {
+	if !yamlEquals(d.Body, map[string]any{"status": "READY"}) {
 		t.Fatalf("YAML body %q", d.Body)
 	}
 	publish(t, b, &bus.Message{Topic: bus.TopicPluginRegister, AppID: "x", ReplyTo: bus.TopicPluginRegister, CorrelationID: "c-2",
@@ -426,4 +429,14 @@ func TestTLS(t *testing.T) {
 	if _, err := amqp.Dial(ctx, cfg); err == nil {
 		t.Fatal("amqps with an untrusted certificate connected")
 	}
+}
+
+// yamlEquals reports whether body parses as YAML to want: bodies are
+// judged by value, not bytes (wire-protocol §13).
+func yamlEquals(body []byte, want any) bool {
+	var got any
+	if err := yaml.Unmarshal(body, &got); err != nil {
+		return false
+	}
+	return reflect.DeepEqual(got, want)
 }

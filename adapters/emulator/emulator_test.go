@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/manoctl/manoctl/adapters/emulator"
 	"github.com/manoctl/manoctl/reconcile/bus"
 )
@@ -130,10 +132,13 @@ func TestComputeList(t *testing.T) {
 	if p["vim_domain"] != "upb" || p["vim_uuid"] != paderborn {
 		t.Errorf("paderborn = %v", p)
 	}
-	// The Jackson-style YAML sequence parses back to the same list.
+	// On the wire it is a top-level YAML sequence that parses back to the
+	// same list (the Java IA writes it in block style, manoctl in flow
+	// style; readers see the same values).
 	wire, _, _ := bus.Encode(m.Topic, false, m.Payload)
-	if !strings.HasPrefix(string(wire), "- ") {
-		t.Errorf("compute.list is not a top-level YAML sequence:\n%s", wire)
+	var seq []any
+	if err := yaml.Unmarshal(wire, &seq); err != nil || len(seq) != 2 {
+		t.Errorf("compute.list is not a top-level YAML sequence of 2 VIMs:\n%s (%v)", wire, err)
 	}
 }
 

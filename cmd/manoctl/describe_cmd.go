@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/manoctl/manoctl/reconcile/control"
 	"github.com/spf13/cobra"
-
-	"github.com/manoctl/manoctl/reconcile/records"
 )
 
 func init() {
@@ -57,107 +54,96 @@ func runDescribe(_ context.Context, f *factory, dir, name, output string, last i
 		return err
 	}
 	defer store.Close()
-	r := store.Snapshot().Reader()
-	s, _ := r.ServiceByName(nil, name)
-	if s == nil {
-		s, _ = r.ServiceByID(nil, name)
+	doc, err := control.Describe(store.Snapshot().Reader(), name, last)
+	if err != nil {
+		return err
 	}
-	if s == nil {
-		return &notFoundError{"service", name}
-	}
-	fns := functionsOf(r, s)
-	var ops []*records.Operation
-	if it, err := r.OperationsByService(nil, s.ID); err == nil {
-		for o := range it {
-			ops = append(ops, o)
-		}
-	}
-	sort.Slice(ops, func(i, j int) bool { return ops[i].StartedAt.After(ops[j].StartedAt) })
-	if len(ops) > last {
-		ops = ops[:last]
-	}
+	return writeDescribe(f, doc, output)
+}
+
+// writeDescribe prints a control.Describe document.
+func writeDescribe(f *factory, doc map[string]any, output string) error {
 	if output == "json" {
-		var fitems []map[string]any
-		for _, fn := range fns {
-			fitems = append(fitems, map[string]any{"id": fn.ID, "vnf_id": fn.VNFID, "vnfd": fn.VNFD.Identity.String(),
-				"vim": fn.VIM, "vim_name": vimName(r, fn.VIM), "status": fn.Status, "addresses": addresses(fn),
-				"cores": fn.Demand.Cores, "memory_mb": fn.Demand.MemoryMB})
-		}
-		var oitems []map[string]any
-		for _, o := range ops {
-			oitems = append(oitems, operationItem(o))
-		}
-		nsr, _ := r.ServiceRecord(nil, s.ID)
 		enc := json.NewEncoder(f.io.Out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"format_version": listFormatVersion, "service": map[string]any{
-			"name": s.Name, "id": s.ID, "status": s.Status, "nsd": s.NSD.Identity.String(), "error": s.Error,
-			"ingresses": s.Ingresses, "egresses": s.Egresses, "placement_policy": s.Spec.Placement,
-			"created_at": s.CreatedAt, "updated_at": s.UpdatedAt,
-		}, "functions": fitems, "operations": oitems, "nsr": nsr})
+		return enc.Encode(doc)
 	}
 	w := f.io.Out
-	fmt.Fprintf(w, "Name:         %s\n", dash(s.Name))
-	fmt.Fprintf(w, "ID:           %s\n", s.ID)
-	fmt.Fprintf(w, "Status:       %s (NSR: %s, version %d)\n", s.Status, s.RecordStatus, s.Version)
-	fmt.Fprintf(w, "NSD:          %s\n", s.NSD.Identity)
-	if s.Spec.Placement != "" {
-		fmt.Fprintf(w, "Placement:    %s\n", s.Spec.Placement)
+	s, _ := doc["service"].(map[string]any)
+	str := func(k string) string { return fmt.Sprint(orDash(s[k])) }
+	fmt.Fprintf(w, "Name:         %s\n", str("name"))
+	fmt.Fprintf(w, "ID:           %s\n", str("id"))
+	fmt.Fprintf(w, "Status:       %s (NSR: %s, version %v)\n", str("status"), str("record_status"), s["version"])
+	fmt.Fprintf(w, "NSD:          %s\n", str("nsd"))
+	if p := s["placement_policy"]; p != nil && p != "" {
+		fmt.Fprintf(w, "Placement:    %s\n", p)
 	}
-	fmt.Fprintf(w, "Ingresses:    %s\n", endpoints(s.Ingresses))
-	fmt.Fprintf(w, "Egresses:     %s\n", endpoints(s.Egresses))
-	fmt.Fprintf(w, "Created:      %s\n", s.CreatedAt.Local().Format(time.RFC3339))
-	fmt.Fprintf(w, "Updated:      %s\n", s.UpdatedAt.Local().Format(time.RFC3339))
-	if s.Error != "" {
-		fmt.Fprintf(w, "Error:        %s\n", s.Error)
+	fmt.Fprintf(w, "Ingresses:    %s\n", napsText(s["ingresses"]))
+	fmt.Fprintf(w, "Egresses:     %s\n", napsText(s["egresses"]))
+	fmt.Fprintf(w, "Created:      %s\n", timeOf(s["created_at"]).Local().Format(time.RFC3339))
+	fmt.Fprintf(w, "Updated:      %s\n", timeOf(s["updated_at"]).Local().Format(time.RFC3339))
+	if e := s["error"]; e != nil && e != "" {
+		fmt.Fprintf(w, "Error:        %s\n", e)
 	}
 	fmt.Fprintln(w, "\nFunctions:")
+	fns, _ := doc["functions"].([]any)
 	if len(fns) == 0 {
 		fmt.Fprintln(w, "  (none)")
-	}
-	rows := [][]string{{"  VNF", "ID", "VNFD", "VIM", "STATUS", "CORES", "MEMORY MB", "ADDRESSES"}}
-	for _, fn := range fns {
-		rows = append(rows, []string{"  " + fn.VNFID, fn.ID, fn.VNFD.Identity.String(), vimName(r, fn.VIM), string(fn.Status),
-			fmt.Sprint(fn.Demand.Cores), num(fn.Demand.MemoryMB), dash(strings.Join(addresses(fn), ","))})
-	}
-	if len(fns) > 0 {
+	} else {
+		rows := [][]string{{"  VNF", "ID", "VNFD", "VIM", "STATUS", "CORES", "MEMORY MB", "ADDRESSES"}}
+		for _, x := range fns {
+			m, _ := x.(map[string]any)
+			addrs, _ := m["addresses"].([]any)
+			var as []string
+			for _, a := range addrs {
+				as = append(as, fmt.Sprint(a))
+			}
+			if l, ok := m["addresses"].([]string); ok {
+				as = l
+			}
+			rows = append(rows, []string{"  " + fmt.Sprint(m["vnf_id"]), fmt.Sprint(m["id"]), fmt.Sprint(m["vnfd"]), fmt.Sprint(m["vim_name"]),
+				fmt.Sprint(m["status"]), fmt.Sprint(m["cores"]), fmt.Sprint(m["memory_mb"]), dash(strings.Join(as, ","))})
+		}
 		writeTable(w, rows)
 	}
 	fmt.Fprintln(w, "\nRecent operations:")
+	ops, _ := doc["operations"].([]any)
 	if len(ops) == 0 {
 		fmt.Fprintln(w, "  (none)")
 	}
-	for _, o := range ops {
-		writeOperation(w, o)
+	for _, x := range ops {
+		o, _ := x.(map[string]any)
+		start, end := timeOf(o["started_at"]), timeOf(o["ended_at"])
+		dur := "running"
+		if !end.IsZero() {
+			dur = end.Sub(start).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(w, "  %s %s %s (%s, %s)\n", start.Local().Format("2006-01-02 15:04:05"), o["kind"], o["status"], dur, o["id"])
+		steps, _ := o["steps"].([]any)
+		for _, y := range steps {
+			st, _ := y.(map[string]any)
+			line := fmt.Sprintf("      %-26s %s", st["name"], st["status"])
+			if e := st["error"]; e != nil && e != "" {
+				line += fmt.Sprintf(": %s", e)
+			}
+			fmt.Fprintln(w, line)
+		}
+		if e := o["error"]; e != nil && e != "" {
+			fmt.Fprintf(w, "    error at %s: %s\n", o["failed_step"], e)
+		}
 	}
 	return nil
 }
 
-func endpoints(eps []records.Endpoint) string {
-	if len(eps) == 0 {
+func napsText(v any) string {
+	l, _ := v.([]any)
+	if len(l) == 0 {
 		return "-"
 	}
 	var out []string
-	for _, e := range eps {
-		out = append(out, e.Location+" "+e.NAP)
+	for _, x := range l {
+		m, _ := x.(map[string]any)
+		out = append(out, fmt.Sprintf("%v %v", m["location"], m["nap"]))
 	}
 	return strings.Join(out, ", ")
-}
-
-func writeOperation(w io.Writer, o *records.Operation) {
-	dur := "running"
-	if !o.EndedAt.IsZero() {
-		dur = o.EndedAt.Sub(o.StartedAt).Round(time.Millisecond).String()
-	}
-	fmt.Fprintf(w, "  %s %s %s (%s, %s)\n", o.StartedAt.Local().Format("2006-01-02 15:04:05"), o.Kind, o.Status, dur, o.ID)
-	for _, st := range o.Steps {
-		line := fmt.Sprintf("      %-26s %s", st.Name, st.Status)
-		if st.Error != "" {
-			line += ": " + st.Error
-		}
-		fmt.Fprintln(w, line)
-	}
-	if o.Error != "" {
-		fmt.Fprintf(w, "    error at %s: %s\n", o.FailedStep, o.Error)
-	}
 }

@@ -58,10 +58,9 @@ name and vnf_id (the first instance).`,
 					return err
 				}
 				r := store.Snapshot().Reader()
-				s, _ := r.ServiceByName(nil, service)
-				if s != nil {
-					for _, fn := range functionsOf(r, s) {
-						if fn.VNFID == vnf {
+				if s, _ := r.ServiceByName(nil, service); s != nil {
+					for _, fid := range s.Functions {
+						if fn, _ := r.FunctionByID(nil, fid); fn != nil && fn.VNFID == vnf {
 							id = fn.ID
 							break
 						}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
-	"github.com/manoctl/manoctl/reconcile/records"
+	"github.com/manoctl/manoctl/reconcile/control"
 )
 
 func init() {
@@ -23,7 +22,7 @@ func init() {
 // listFormatVersion versions the JSON and YAML forms of get.
 const listFormatVersion = "1.0"
 
-var getKinds = []string{"services", "functions", "vims", "plugins", "operations"}
+var getKinds = control.Kinds
 
 func newCmdGet(f *factory) *cobra.Command {
 	var st stateFlags
@@ -68,14 +67,21 @@ format_version.`,
 	return cmd
 }
 
-func runGet(_ context.Context, f *factory, dir, kind, output string, all bool) error {
+func runGet(ctx context.Context, f *factory, dir, kind, output string, all bool) error {
 	store, err := openRecords(dir, true)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	r := store.Snapshot().Reader()
-	items, table := listItems(r, kind, all)
+	items, err := control.Items(store.Snapshot().Reader(), kind, all)
+	if err != nil {
+		return err
+	}
+	return writeItems(f, kind, items, output)
+}
+
+// writeItems prints items of kind as a table, JSON or YAML.
+func writeItems(f *factory, kind string, items []map[string]any, output string) error {
 	switch output {
 	case "json":
 		enc := json.NewEncoder(f.io.Out)
@@ -84,11 +90,11 @@ func runGet(_ context.Context, f *factory, dir, kind, output string, all bool) e
 	case "yaml":
 		return yaml.NewEncoder(f.io.Out).Encode(map[string]any{"format_version": listFormatVersion, "kind": kind, "items": items})
 	}
-	if len(table) <= 1 {
+	if len(items) == 0 {
 		fmt.Fprintf(f.io.ErrOut, "No %s.\n", kind)
 		return nil
 	}
-	writeTable(f.io.Out, table)
+	writeTable(f.io.Out, tableOf(kind, items, time.Now()))
 	return nil
 }
 
@@ -100,149 +106,86 @@ func writeTable(w io.Writer, rows [][]string) {
 	tw.Flush()
 }
 
-// listItems returns the records of kind as JSON-friendly items and as
-// table rows (header first).
-func listItems(r records.Reader, kind string, all bool) ([]map[string]any, [][]string) {
-	now := time.Now()
-	var items []map[string]any
+// tableOf renders items (control.Items documents, from the state directory
+// or from a daemon) as table rows, header first.
+func tableOf(kind string, items []map[string]any, now time.Time) [][]string {
+	str := func(m map[string]any, k string) string { return fmt.Sprint(orDash(m[k])) }
+	list := func(m map[string]any, k string) string {
+		var out []string
+		if l, ok := m[k].([]any); ok {
+			for _, x := range l {
+				out = append(out, fmt.Sprint(x))
+			}
+		} else if l, ok := m[k].([]string); ok {
+			out = l
+		}
+		return dash(strings.Join(out, ","))
+	}
 	var rows [][]string
 	switch kind {
 	case "services":
 		rows = append(rows, []string{"NAME", "ID", "STATUS", "NSD", "VNFS", "VIMS", "AGE"})
-		for _, s := range services(r, all) {
-			vims := vimNames(r, functionsOf(r, s))
-			items = append(items, map[string]any{
-				"name": s.Name, "id": s.ID, "status": s.Status, "record_status": s.RecordStatus, "version": s.Version,
-				"nsd": s.NSD.Identity.String(), "functions": s.Functions, "vims": vims, "error": s.Error,
-				"created_at": s.CreatedAt, "updated_at": s.UpdatedAt, "last_operation": s.LastOperation,
-			})
-			rows = append(rows, []string{dash(s.Name), s.ID, string(s.Status), s.NSD.Identity.String(),
-				fmt.Sprint(len(s.Functions)), dash(strings.Join(vims, ",")), age(now, s.CreatedAt)})
+		for _, m := range items {
+			n := 0
+			switch l := m["functions"].(type) {
+			case []any:
+				n = len(l)
+			case []string:
+				n = len(l)
+			}
+			rows = append(rows, []string{str(m, "name"), str(m, "id"), str(m, "status"), str(m, "nsd"), fmt.Sprint(n), list(m, "vims"), age(now, timeOf(m["created_at"]))})
 		}
 	case "functions":
 		rows = append(rows, []string{"ID", "SERVICE", "VNF", "VNFD", "VIM", "STATUS", "ADDRESSES"})
-		for _, s := range services(r, all) {
-			for _, fn := range functionsOf(r, s) {
-				addrs := addresses(fn)
-				items = append(items, map[string]any{
-					"id": fn.ID, "service": s.Name, "service_id": s.ID, "vnf_id": fn.VNFID, "vnfd": fn.VNFD.Identity.String(),
-					"vim": fn.VIM, "vim_name": vimName(r, fn.VIM), "status": fn.Status, "addresses": addrs,
-					"cores": fn.Demand.Cores, "memory_mb": fn.Demand.MemoryMB,
-				})
-				rows = append(rows, []string{fn.ID, dash(s.Name), fn.VNFID, fn.VNFD.Identity.String(), vimName(r, fn.VIM), string(fn.Status), dash(strings.Join(addrs, ","))})
-			}
+		for _, m := range items {
+			rows = append(rows, []string{str(m, "id"), str(m, "service"), str(m, "vnf_id"), str(m, "vnfd"), str(m, "vim_name"), str(m, "status"), list(m, "addresses")})
 		}
 	case "vims":
 		rows = append(rows, []string{"NAME", "UUID", "CITY", "CORES", "MEMORY (MB)"})
-		it, _ := r.VIMs(nil)
-		for v := range it {
-			items = append(items, map[string]any{"name": v.Name, "uuid": v.UUID, "city": v.City, "endpoint": v.Endpoint,
-				"cores_total": v.CoresTotal, "cores_used": v.CoresUsed, "memory_total_mb": v.MemoryTotalMB, "memory_used_mb": v.MemoryUsedMB})
-			rows = append(rows, []string{v.Name, v.UUID, dash(v.City), fmt.Sprintf("%d / %d", v.CoresUsed, v.CoresTotal), fmt.Sprintf("%d / %d", v.MemoryUsedMB, v.MemoryTotalMB)})
+		for _, m := range items {
+			rows = append(rows, []string{str(m, "name"), str(m, "uuid"), str(m, "city"),
+				fmt.Sprintf("%v / %v", m["cores_used"], m["cores_total"]), fmt.Sprintf("%v / %v", m["memory_used_mb"], m["memory_total_mb"])})
 		}
 	case "plugins":
 		rows = append(rows, []string{"UUID", "NAME", "VERSION", "STATE", "LAST HEARTBEAT"})
-		it, _ := r.Plugins(nil)
-		for p := range it {
-			items = append(items, map[string]any{"uuid": p.UUID, "name": p.Name, "version": p.Version, "description": p.Description,
-				"state": p.State, "registered_at": p.RegisteredAt, "last_heartbeat_at": p.LastHeartbeatAt})
-			rows = append(rows, []string{p.UUID, p.Name, p.Version, p.State, age(now, p.LastHeartbeatAt)})
+		for _, m := range items {
+			rows = append(rows, []string{str(m, "uuid"), str(m, "name"), str(m, "version"), str(m, "state"), age(now, timeOf(m["last_heartbeat_at"]))})
 		}
 	case "operations":
 		rows = append(rows, []string{"ID", "SERVICE", "KIND", "STATUS", "STEPS", "FAILED STEP", "STARTED", "DURATION"})
-		it, _ := r.Operations(nil)
-		var ops []*records.Operation
-		for o := range it {
-			ops = append(ops, o)
-		}
-		sort.Slice(ops, func(i, j int) bool { return ops[i].StartedAt.Before(ops[j].StartedAt) })
-		for _, o := range ops {
-			items = append(items, operationItem(o))
+		for _, m := range items {
+			steps, _ := m["steps"].([]any)
+			start, end := timeOf(m["started_at"]), timeOf(m["ended_at"])
 			dur := "-"
-			if !o.EndedAt.IsZero() {
-				dur = o.EndedAt.Sub(o.StartedAt).Round(time.Millisecond).String()
+			if !end.IsZero() {
+				dur = end.Sub(start).Round(time.Millisecond).String()
 			}
-			rows = append(rows, []string{o.ID, dash(o.ServiceName), string(o.Kind), string(o.Status), fmt.Sprint(len(o.Steps)),
-				dash(o.FailedStep), o.StartedAt.Local().Format("2006-01-02 15:04:05"), dur})
+			rows = append(rows, []string{str(m, "id"), str(m, "service"), str(m, "kind"), str(m, "status"), fmt.Sprint(len(steps)),
+				str(m, "failed_step"), start.Local().Format("2006-01-02 15:04:05"), dur})
 		}
 	}
-	if items == nil {
-		items = []map[string]any{}
-	}
-	return items, rows
+	return rows
 }
 
-func operationItem(o *records.Operation) map[string]any {
-	steps := make([]map[string]any, 0, len(o.Steps))
-	for _, s := range o.Steps {
-		steps = append(steps, map[string]any{"name": s.Name, "status": s.Status, "started_at": s.StartedAt, "ended_at": s.EndedAt, "error": s.Error})
-	}
-	return map[string]any{"id": o.ID, "service": o.ServiceName, "service_id": o.ServiceID, "kind": o.Kind, "status": o.Status,
-		"correlation_id": o.CorrelationID, "started_at": o.StartedAt, "ended_at": o.EndedAt, "failed_step": o.FailedStep, "error": o.Error, "steps": steps}
-}
-
-func services(r records.Reader, all bool) []*records.Service {
-	it, err := r.Services(nil)
-	if err != nil {
-		return nil
-	}
-	var out []*records.Service
-	for s := range it {
-		if all || s.Status != records.ServiceTerminated {
-			out = append(out, s)
+// timeOf reads a time from an item: a time.Time in process, an RFC 3339
+// string from a daemon.
+func timeOf(v any) time.Time {
+	switch t := v.(type) {
+	case time.Time:
+		return t
+	case string:
+		if p, err := time.Parse(time.RFC3339Nano, t); err == nil {
+			return p
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Name != out[j].Name {
-			return out[i].Name < out[j].Name
-		}
-		return out[i].CreatedAt.Before(out[j].CreatedAt)
-	})
-	return out
+	return time.Time{}
 }
 
-func functionsOf(r records.Reader, s *records.Service) []*records.Function {
-	var out []*records.Function
-	for _, id := range s.Functions {
-		if fn, _ := r.FunctionByID(nil, id); fn != nil {
-			out = append(out, fn)
-		}
+func orDash(v any) any {
+	if v == nil || v == "" {
+		return "-"
 	}
-	return out
-}
-
-func vimName(r records.Reader, id string) string {
-	if v, _ := r.VIMByUUID(nil, id); v != nil && v.Name != "" {
-		return v.Name
-	}
-	return id
-}
-
-func vimNames(r records.Reader, fns []*records.Function) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, f := range fns {
-		n := vimName(r, f.VIM)
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-func addresses(fn *records.Function) []string {
-	var out []string
-	for _, u := range fn.VDUs {
-		for _, c := range u.VNFCs {
-			for _, cp := range c.ConnectionPoints {
-				if cp.Address != "" {
-					out = append(out, cp.ID+"="+cp.Address)
-				}
-			}
-		}
-	}
-	return out
+	return v
 }
 
 func dash(s string) string {

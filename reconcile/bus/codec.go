@@ -80,7 +80,7 @@ func EncodingFor(topic string, request bool) Encoding {
 // and returns the content type to label it with.
 func Encode(topic string, request bool, payload any) ([]byte, string, error) {
 	if EncodingFor(topic, request) == JSON {
-		b, err := json.Marshal(payload)
+		b, err := marshalJSON(payload)
 		if err != nil {
 			return nil, "", fmt.Errorf("bus: encode %s as json: %w", topic, err)
 		}
@@ -93,26 +93,30 @@ func Encode(topic string, request bool, payload any) ([]byte, string, error) {
 	return b, ContentTypeYAML, nil
 }
 
-// MarshalYAML emits v as YAML that a YAML 1.1 reader (PyYAML) parses back to
-// the same values: every string that YAML 1.1 would resolve to something
-// else is quoted (wire-protocol §14.1 T8). An empty mapping is written as
-// the two bytes "{}", which is what the SLM sends on compute.list.
-func MarshalYAML(v any) ([]byte, error) {
+// MarshalYAML emits v as YAML that a YAML 1.1 reader (PyYAML, Psych,
+// SnakeYAML) parses back to the same values, written in YAML's JSON-
+// compatible flow style: every key and string double-quoted, so nothing
+// YAML 1.1 would resolve to a boolean, null or number is left bare
+// (wire-protocol §14.1 T8), and receivers (manoctl's included) can parse
+// it with a JSON fast path. PyYAML's yaml.dump chooses block or flow
+// style per collection; readers see the same values either way, which is
+// what conformance is judged by (§13). An empty mapping is written "{}",
+// the SLM's compute.list body.
+func MarshalYAML(v any) (b []byte, err error) {
 	if isEmptyMap(v) {
 		return []byte("{}"), nil
 	}
-	var n yaml.Node
-	if err := n.Encode(v); err != nil {
-		return nil, err
-	}
-	quoteYAML11(&n)
+	defer func() {
+		// encoding/json panics on some values (a cyclic map, say); a
+		// payload must never crash its sender.
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("cannot encode %T: %v", v, r)
+		}
+	}()
 	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(&n); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -128,24 +132,13 @@ func isEmptyMap(v any) bool {
 	return false
 }
 
-// quoteYAML11 forces quotes on plain string scalars that yaml.v3 would
-// leave bare but YAML 1.1 resolves to another type or cannot construct.
-// yaml.v3 already quotes the YAML 1.1 booleans, nulls, numbers and
-// sexagesimals; what remains is the value indicator "=" and the merge key.
-func quoteYAML11(n *yaml.Node) {
-	switch n.Kind {
-	case yaml.DocumentNode, yaml.SequenceNode, yaml.MappingNode:
-		for _, c := range n.Content {
-			quoteYAML11(c)
+func marshalJSON(v any) (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			b, err = nil, fmt.Errorf("cannot encode %T: %v", v, r)
 		}
-	case yaml.ScalarNode:
-		// yaml.v3 tags a "<<" string as a merge key; Go values never
-		// hold merge keys, so it is always the string.
-		if (n.Tag == "!!str" || n.Tag == "!!merge") && n.Style == 0 && (n.Value == "=" || n.Value == "<<") {
-			n.Tag = "!!str"
-			n.Style = yaml.DoubleQuotedStyle
-		}
-	}
+	}()
+	return json.Marshal(v)
 }
 
 // MarshalJSONCompatible converts an arbitrary payload into bytes that

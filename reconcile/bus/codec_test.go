@@ -1,8 +1,11 @@
 package bus
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os/exec"
 	"reflect"
-	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -50,23 +53,70 @@ func TestMarshalYAMLEmptyMapIsBraces(t *testing.T) {
 }
 
 // Strings that a YAML 1.1 reader (PyYAML) would turn into another type
-// must come out quoted, so that Python peers read back the same string.
-func TestMarshalYAMLQuotesYAML11Scalars(t *testing.T) {
-	for _, s := range []string{"yes", "No", "on", "OFF", "y", "n", "~", "null", "1:20", "0o12", "012", "1e3", "0x1F", ".inf", "=", "<<", "1_000", "2017-01-01"} {
-		b, err := MarshalYAML(map[string]any{"k": s})
-		if err != nil {
-			t.Fatal(err)
-		}
-		line := strings.TrimSpace(string(b))
-		if !strings.HasPrefix(line, `k: "`) && !strings.HasPrefix(line, `k: '`) {
-			t.Errorf("%q emitted unquoted: %s", s, line)
-		}
+// must come back as the same strings; YAML parsers of both generations
+// read the output to the same values.
+func TestMarshalYAMLRoundTripsYAML11Scalars(t *testing.T) {
+	in := map[string]any{"k": nil}
+	for i, s := range []string{"yes", "No", "on", "OFF", "y", "n", "~", "null", "1:20", "0o12", "012", "1e3", "0x1F", ".inf", "=", "<<", "1_000", "2017-01-01", "None", "a: b", "- x", "#c", "", " pad ", "tab\tnewline\n", "ünïcödé <&>"} {
+		in[fmt.Sprint("s", i)] = s
 	}
-	// PyYAML writes the string None bare and reads it back as a string:
-	// that is the SMR's success marker.
-	b, _ := MarshalYAML(map[string]any{"error": "None"})
-	if strings.TrimSpace(string(b)) != "error: None" {
-		t.Errorf("None: %s", b)
+	in["n"], in["f"], in["b"], in["l"] = 3, 0.5, true, []any{1, "two", nil}
+	b, err := MarshalYAML(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := yaml.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, in) {
+		t.Fatalf("yaml.v3 reads back\n%#v\nwant\n%#v", back, in)
+	}
+	var viaBus map[string]any
+	if err := Unmarshal(b, &viaBus); err != nil || !reflect.DeepEqual(viaBus, in) {
+		t.Fatalf("bus.Unmarshal reads back %#v (%v)", viaBus, err)
+	}
+}
+
+// The Python peers parse bodies with PyYAML: check with the real one when
+// the machine has it.
+func TestMarshalYAMLReadByPyYAML(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed: PyYAML cross-check not run")
+	}
+	if exec.Command(py, "-c", "import yaml").Run() != nil {
+		t.Skip("PyYAML not installed: cross-check not run")
+	}
+	in := map[string]any{"status": "yes", "error": "None", "n": 1, "f": 1.5, "list": []any{"on", "1:20", nil, false}, "t": "1e3"}
+	b, err := MarshalYAML(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// PyYAML's yaml.load (the FullLoader of 2017 code) and json.dumps
+	// with sorted keys give a canonical form to compare.
+	cmd := exec.Command(py, "-c", "import sys, yaml, json; print(json.dumps(yaml.load(sys.stdin.read(), Loader=yaml.FullLoader), sort_keys=True))")
+	cmd.Stdin = bytes.NewReader(b)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("PyYAML: %v", err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"status": "yes", "error": "None", "n": 1.0, "f": 1.5, "list": []any{"on", "1:20", nil, false}, "t": "1e3"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("PyYAML read %v, want %v", got, want)
+	}
+}
+
+func TestMarshalNeverPanics(t *testing.T) {
+	if _, err := MarshalYAML(map[string]any{"f": func() {}}); err == nil {
+		t.Fatal("a func encoded")
+	}
+	if _, _, err := Encode(TopicPluginStatus, false, map[string]any{"c": make(chan int)}); err == nil {
+		t.Fatal("a channel encoded")
 	}
 }
 
