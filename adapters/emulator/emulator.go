@@ -32,14 +32,15 @@ type Emulator struct {
 
 	// life guards the lifecycle fields; handlers take it shared to
 	// register in-flight work with wg, Close takes it exclusively.
-	life    sync.RWMutex
-	b       bus.Bus
-	sub     bus.Subscription
-	ctx     context.Context // cancelled by Close: ends delayed work
-	cancel  context.CancelFunc
-	started bool
-	closed  bool
-	wg      sync.WaitGroup
+	life     sync.RWMutex
+	b        bus.Bus
+	sub      bus.Subscription
+	stateSub bus.Subscription
+	ctx      context.Context // cancelled by Close: ends delayed work
+	cancel   context.CancelFunc
+	started  bool
+	closed   bool
+	wg       sync.WaitGroup
 }
 
 type config struct {
@@ -110,8 +111,35 @@ func (e *Emulator) Start(ctx context.Context, b bus.Bus) error {
 		return fmt.Errorf("emulator: subscribe %s: %w", Binding, err)
 	}
 	e.sub = sub
+	// manoctl's own query, which the Java IA does not answer: the
+	// functions the infrastructure runs, so that a daemon can detect
+	// drift (control.TopicEmulatorState).
+	q, err := b.Subscribe(ctx, StateTopic, e.onStateQuery)
+	if err != nil {
+		sub.Unsubscribe()
+		e.b = nil
+		return fmt.Errorf("emulator: subscribe %s: %w", StateTopic, err)
+	}
+	e.stateSub = q
 	e.started = true
 	return nil
+}
+
+// StateTopic is manoctl's query of the emulated infrastructure's
+// functions; the answer is {"functions": [<function ids>]}.
+const StateTopic = "manoctl.emulator.state"
+
+func (e *Emulator) onStateQuery(ctx context.Context, msg *bus.Message) {
+	if msg.ReplyTo == "" || msg.AppID == bus.AppIA {
+		return
+	}
+	snap := e.Snapshot()
+	ids := make([]string, 0, len(snap.Functions))
+	for _, f := range snap.Functions {
+		ids = append(ids, f.InstanceUUID)
+	}
+	e.b.Publish(ctx, &bus.Message{Topic: msg.ReplyTo, AppID: bus.AppIA, CorrelationID: msg.CorrelationID,
+		ContentType: bus.ContentTypeJSON, Payload: map[string]any{"functions": ids}})
 }
 
 // Close unsubscribes, abandons delayed and held replies, and waits for
@@ -123,9 +151,12 @@ func (e *Emulator) Close() error {
 		return nil
 	}
 	e.closed = true
-	sub := e.sub
+	sub, q := e.sub, e.stateSub
 	e.life.Unlock()
 	var err error
+	if q != nil {
+		q.Unsubscribe()
+	}
 	if sub != nil {
 		if uerr := sub.Unsubscribe(); uerr != nil && !errors.Is(uerr, bus.ErrClosed) {
 			err = fmt.Errorf("emulator: unsubscribe: %w", uerr)

@@ -26,11 +26,11 @@ type persisted struct {
 }
 
 type persistedService struct {
-	ID       string         `json:"id"`
+	ID       string          `json:"id"`
 	Prepared []persistedPrep `json:"prepared"`
-	Chained  bool           `json:"chained,omitempty"`
-	WAN      bool           `json:"wan,omitempty"`
-	WANVIMs  []string       `json:"wan_vims,omitempty"`
+	Chained  bool            `json:"chained,omitempty"`
+	WAN      bool            `json:"wan,omitempty"`
+	WANVIMs  []string        `json:"wan_vims,omitempty"`
 }
 
 type persistedPrep struct {

@@ -80,3 +80,24 @@ func TestImportDropsFunctionsOfRemovedVIMs(t *testing.T) {
 		t.Fatal("garbage imported")
 	}
 }
+
+// A daemon asks manoctl's emulator which functions run, to find drift.
+func TestStateQuery(t *testing.T) {
+	h := newHarness(t, emulator.SampleInventory())
+	h.prepare(svcA, athens)
+	h.deploy(svcA, athens, "firewall-vnfd.yml", fwID)
+	m, err := h.cl.Request(t.Context(), emulator.StateTopic, map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct{ Functions []string }
+	if err := m.Decode(&st); err != nil || len(st.Functions) != 1 || st.Functions[0] != fwID {
+		t.Fatalf("state %+v %v", st, err)
+	}
+	h.emu.LoseFunction(fwID)
+	m, _ = h.cl.Request(t.Context(), emulator.StateTopic, map[string]any{})
+	m.Decode(&st)
+	if len(st.Functions) != 0 {
+		t.Fatalf("lost function still reported: %v", st.Functions)
+	}
+}

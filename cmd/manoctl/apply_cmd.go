@@ -17,6 +17,7 @@ import (
 	"github.com/manoctl/manoctl/adapters/embedded"
 	"github.com/manoctl/manoctl/cmd/manoctl/internal/iostreams"
 	"github.com/manoctl/manoctl/reconcile/apply"
+	"github.com/manoctl/manoctl/reconcile/control"
 	"github.com/manoctl/manoctl/reconcile/desired"
 	"github.com/manoctl/manoctl/reconcile/plan"
 	"github.com/manoctl/manoctl/reconcile/records"
@@ -28,6 +29,7 @@ func init() {
 
 type applyOptions struct {
 	state       stateFlags
+	remote      remoteFlags
 	planFile    string
 	autoApprove bool
 	parallelism int
@@ -75,12 +77,16 @@ process.`,
 	}
 	opts.state.addState(cmd)
 	opts.state.addManifest(cmd)
+	opts.remote.add(cmd)
 	cmd.Flags().BoolVar(&opts.autoApprove, "auto-approve", false, "apply without asking for confirmation")
 	cmd.Flags().IntVar(&opts.parallelism, "parallelism", 16, "services changed at once")
 	return cmd
 }
 
 func runApply(ctx context.Context, f *factory, opts *applyOptions) error {
+	if opts.remote.remote() {
+		return runApplyRemote(ctx, f, opts)
+	}
 	store, err := openRecords(opts.state.dir, false)
 	if err != nil {
 		return err
@@ -140,11 +146,7 @@ func runApply(ctx context.Context, f *factory, opts *applyOptions) error {
 	if runErr != nil {
 		return runErr
 	}
-	writeApplyResult(f.io.Out, res, palette{on: f.io.ColorEnabled()})
-	if n := res.Failed(); n > 0 {
-		return silentExit(exitError)
-	}
-	return nil
+	return reportApply(f, res)
 }
 
 // confirm asks on a terminal; without one apply must be told.
@@ -369,4 +371,98 @@ func writeApplyResult(w io.Writer, res *apply.Result, col palette) {
 		return
 	}
 	fmt.Fprintf(w, "\n%s %d changes applied.\n", col.green("Apply complete!"), ok)
+}
+
+// runApplyRemote plans and applies through a daemon.
+func runApplyRemote(ctx context.Context, f *factory, opts *applyOptions) error {
+	c, done, err := opts.remote.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	var st *desired.State
+	var pl *plan.Plan
+	if opts.planFile != "" {
+		if pl, err = readPlan(opts.planFile); err != nil {
+			return err
+		}
+		if st, err = loadDesired(ctx, f, pl.ManifestPath); err != nil {
+			return err
+		}
+	} else {
+		if st, err = loadDesired(ctx, f, opts.state.manifest); err != nil {
+			return err
+		}
+		if abs, err := filepath.Abs(opts.state.manifest); err == nil {
+			st.Manifest.Path = abs
+		}
+		if pl, err = c.Plan(ctx, control.FromState(st), false); err != nil {
+			return err
+		}
+		pl.ManifestPath = st.Manifest.Path
+		planHumanView(f.io.Out, pl, palette{on: f.io.ColorEnabled()}, false)
+	}
+	if pl.Infeasible {
+		return withCode(exitError, apply.ErrNotApplyable)
+	}
+	if !pl.HasChanges() {
+		return nil
+	}
+	if opts.planFile == "" && !opts.autoApprove {
+		if err := confirm(f.io); err != nil {
+			return err
+		}
+	}
+	res, err := applyThroughDaemon(ctx, f, c, pl, st, opts.parallelism)
+	if err != nil {
+		return err
+	}
+	return reportApply(f, res)
+}
+
+// applyThroughDaemon sends a plan to the daemon and shows its progress
+// like a local apply.
+func applyThroughDaemon(ctx context.Context, f *factory, c *control.Client, pl *plan.Plan, st *desired.State, parallelism int) (*apply.Result, error) {
+	view := newApplyView(f.io, pl)
+	byService := map[string]*plan.Change{}
+	for _, ch := range pl.Changes {
+		byService[ch.Service] = ch
+	}
+	final, err := c.Apply(ctx, control.ApplyRequest{Plan: pl, Desired: control.FromState(st), Parallelism: parallelism}, func(p control.Progress) {
+		ch := byService[p.Service]
+		if ch == nil {
+			return
+		}
+		switch p.Kind {
+		case "started":
+			view.Started(ch, p.What)
+		case "request":
+			view.Request(ch, p.What, "")
+		case "status":
+			view.Status(ch, p.Status)
+		case "done":
+			r := &apply.ChangeResult{Change: ch, ServiceID: p.ServiceID}
+			if p.Error != "" {
+				r.Err = errors.New(p.Error)
+			}
+			view.Done(ch, r)
+		}
+	})
+	view.finish()
+	if err != nil {
+		return nil, err
+	}
+	res := &apply.Result{}
+	for _, r := range final.Results {
+		ch := byService[r.Service]
+		if ch == nil {
+			ch = &plan.Change{Service: r.Service, Action: r.Action}
+		}
+		cr := &apply.ChangeResult{Change: ch, ServiceID: r.ServiceID}
+		if r.Error != "" {
+			cr.Err = errors.New(r.Error)
+		}
+		res.Changes = append(res.Changes, cr)
+	}
+	return res, nil
 }

@@ -17,6 +17,7 @@ func init() {
 
 func newCmdDescribe(f *factory) *cobra.Command {
 	var st stateFlags
+	var rf remoteFlags
 	var output string
 	var last int
 	cmd := &cobra.Command{
@@ -34,10 +35,23 @@ func newCmdDescribe(f *factory) *cobra.Command {
 			if output != "text" && output != "json" {
 				return usageErrorf("--output: unknown format %q (want text or json)", output)
 			}
+			if rf.remote() {
+				c, done, err := rf.dial(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer done()
+				doc, err := c.Describe(cmd.Context(), args[1], last)
+				if err != nil {
+					return err
+				}
+				return writeDescribe(f, doc, output)
+			}
 			return runDescribe(cmd.Context(), f, st.dir, args[1], output, last)
 		},
 	}
 	st.addState(cmd)
+	rf.add(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().IntVar(&last, "operations", 5, "number of recent operations to show")
 	return cmd

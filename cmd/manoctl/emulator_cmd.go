@@ -13,10 +13,44 @@ func init() {
 }
 
 func newCmdEmulator(f *factory) *cobra.Command {
+	var broker, exchange, vims, stateFile, readyFile, logLevel string
+	var seed uint64
 	cmd := &cobra.Command{
-		Use:   "emulator",
-		Short: "Work with the infrastructure-adaptor emulator",
+		Use:   "emulator --vims FILE [flags]",
+		Short: "Run the infrastructure-adaptor emulator on RabbitMQ, or work with the embedded one",
+		Long: `Run manoctl's infrastructure-adaptor emulator as its own process on a
+RabbitMQ broker: it answers every infrastructure.* topic as the real IA
+(app id sonata.kernel.InfrAdaptor) does, with VIMs whose free capacity
+goes down on deploy and up on removal, so that a daemon runs the whole
+lifecycle over the broker and the real IA can take its place.
+
+--vims is a manifest, or any YAML file with the manifest's vims: list.
+With --state FILE the infrastructure survives restarts.
+
+'manoctl emulator lose' works with the embedded infrastructure of a
+state directory instead.`,
+		Example: `  manoctl emulator --broker amqp://guest:guest@localhost:5672/%2F --vims manoctl.yaml`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if vims == "" {
+				return usageErrorf("emulator needs --vims FILE")
+			}
+			log, err := newLogger(f, logLevel, "text")
+			if err != nil {
+				return err
+			}
+			return runEmulator(cmd.Context(), emulatorOptions{broker: broker, exchange: exchange, vims: vims,
+				state: stateFile, ready: readyFile, seed: seed, log: log})
+		},
 	}
+	fl := cmd.Flags()
+	fl.StringVar(&broker, "broker", "", "AMQP URL of the broker (default $broker_host, then amqp://guest:guest@localhost:5672/%2F)")
+	fl.StringVar(&exchange, "exchange", "", "exchange name (default $broker_exchange, then son-kernel)")
+	fl.StringVar(&vims, "vims", "", "manifest or YAML file with a vims: list")
+	fl.StringVar(&stateFile, "state", "", "keep the infrastructure in this file across restarts")
+	fl.StringVar(&readyFile, "ready-file", "", "write this file once the emulator serves")
+	fl.Uint64Var(&seed, "seed", 0, "seed of the fake ids and addresses")
+	fl.StringVar(&logLevel, "log-level", "info", "log level")
 	cmd.AddCommand(newCmdEmulatorLose(f))
 	return cmd
 }

@@ -26,6 +26,7 @@ var getKinds = control.Kinds
 
 func newCmdGet(f *factory) *cobra.Command {
 	var st stateFlags
+	var rf remoteFlags
 	var output string
 	var all bool
 	cmd := &cobra.Command{
@@ -58,10 +59,23 @@ format_version.`,
 				return usageErrorf("--output: unknown format %q (want table, json or yaml)", output)
 			}
 			kind := strings.TrimSuffix(args[0], "s") + "s"
+			if rf.remote() {
+				c, done, err := rf.dial(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer done()
+				r, err := c.Get(cmd.Context(), kind, all)
+				if err != nil {
+					return err
+				}
+				return writeItems(f, kind, r.Items, output)
+			}
 			return runGet(cmd.Context(), f, st.dir, kind, output, all)
 		},
 	}
 	st.addState(cmd)
+	rf.add(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table, json or yaml")
 	cmd.Flags().BoolVar(&all, "all", false, "include terminated services and their functions")
 	return cmd

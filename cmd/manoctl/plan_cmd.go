@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/manoctl/manoctl/adapters/embedded"
+	"github.com/manoctl/manoctl/reconcile/control"
 	"github.com/manoctl/manoctl/reconcile/plan"
 )
 
@@ -23,6 +24,7 @@ func init() {
 
 type planOptions struct {
 	state        stateFlags
+	remote       remoteFlags
 	output       string
 	out          string
 	detailedExit bool
@@ -67,6 +69,7 @@ present (with --detailed-exitcode), 3 invalid manifest or descriptors,
 	}
 	opts.state.addState(cmd)
 	opts.state.addManifest(cmd)
+	opts.remote.add(cmd)
 	cmd.Flags().StringVarP(&opts.output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().StringVar(&opts.out, "out", "", "save the plan to FILE for 'manoctl apply FILE'")
 	cmd.Flags().BoolVar(&opts.detailedExit, "detailed-exitcode", false, "exit 2 when there are changes, 0 when there are none")
@@ -79,18 +82,30 @@ func runPlan(ctx context.Context, f *factory, opts *planOptions) error {
 	if err != nil {
 		return err
 	}
-	store, err := openRecords(opts.state.dir, true)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	pl, err := embedded.Plan(st, store, opts.state.dir, opts.detailed)
-	if err != nil {
-		return err
-	}
 	if abs, err := filepath.Abs(opts.state.manifest); err == nil {
-		pl.ManifestPath = abs
+		st.Manifest.Path = abs
 	}
+	var pl *plan.Plan
+	if opts.remote.remote() {
+		c, done, err := opts.remote.dial(ctx)
+		if err != nil {
+			return err
+		}
+		defer done()
+		if pl, err = c.Plan(ctx, control.FromState(st), opts.detailed); err != nil {
+			return err
+		}
+	} else {
+		store, err := openRecords(opts.state.dir, true)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		if pl, err = embedded.Plan(st, store, opts.state.dir, opts.detailed); err != nil {
+			return err
+		}
+	}
+	pl.ManifestPath = st.Manifest.Path
 	switch opts.output {
 	case "json":
 		if err := planJSONView(f.io.Out, pl); err != nil {

@@ -191,6 +191,24 @@ func fromGeneric(src any, dst reflect.Value) error {
 		dst.Set(reflect.Zero(t))
 		return nil
 	}
+	// A generic tree built in process may hold typed values ([]string,
+	// a struct): take them as they are when they fit, else through their
+	// generic form.
+	if sv := reflect.ValueOf(src); sv.Type().AssignableTo(t) && t.Kind() != reflect.Interface {
+		dst.Set(sv)
+		return nil
+	}
+	if !isGenericValue(src) {
+		g, err := toGeneric(reflect.ValueOf(src))
+		if err != nil {
+			return err
+		}
+		if g == nil {
+			dst.Set(reflect.Zero(t))
+			return nil
+		}
+		src = g
+	}
 	if reflect.PointerTo(t).Implements(jsonUnmarshalerType) {
 		b, err := json.Marshal(src)
 		if err != nil {
@@ -396,4 +414,14 @@ func convert(payload any, v any) error {
 		return err
 	}
 	return fromGeneric(g, rv.Elem())
+}
+
+// isGenericValue reports whether v is a value a YAML or JSON decoder
+// produces.
+func isGenericValue(v any) bool {
+	switch v.(type) {
+	case map[string]any, map[any]any, []any, string, bool, int, int64, float64:
+		return true
+	}
+	return false
 }

@@ -94,3 +94,19 @@ func BenchmarkConvertDeployRequest(b *testing.B) {
 		}
 	}
 }
+
+// Generic trees built in process can hold typed values.
+func TestConvertTypedValuesInsideGenericTrees(t *testing.T) {
+	var out struct {
+		Functions []string    `json:"functions"`
+		Inner     inner       `json:"inner"`
+		Pairs     [][2]string `json:"pairs"`
+	}
+	src := map[string]any{"functions": []string{"a", "b"}, "inner": inner{Address: "x"}, "pairs": [][2]string{{"a", "b"}}}
+	if err := convert(src, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Functions) != 2 || out.Inner.Address != "x" || out.Pairs[0][1] != "b" {
+		t.Fatalf("%+v", out)
+	}
+}

@@ -26,6 +26,7 @@ type Endpoint struct {
 	appID    string
 	log      *slog.Logger
 	timeouts func(topic string) time.Duration
+	observe  func(topic string, took time.Duration, err error)
 
 	mu        sync.Mutex
 	calls     map[string]*Call
@@ -40,6 +41,12 @@ type EndpointOption func(*Endpoint)
 // WithLogger sets the logger for dropped and malformed messages.
 func WithLogger(l *slog.Logger) EndpointOption {
 	return func(e *Endpoint) { e.log = l }
+}
+
+// WithObserver reports every request's topic, round-trip time and error
+// (nil on a reply), for metrics.
+func WithObserver(f func(topic string, took time.Duration, err error)) EndpointOption {
+	return func(e *Endpoint) { e.observe = f }
 }
 
 // WithTimeouts replaces the per-topic request timeouts.
@@ -254,6 +261,15 @@ func (e *Endpoint) Request(ctx context.Context, topic string, payload any, opts 
 	if timeout <= 0 {
 		timeout = e.timeouts(topic)
 	}
+	start := time.Now()
+	m, err := e.request(ctx, topic, payload, timeout, opts)
+	if e.observe != nil {
+		e.observe(topic, time.Since(start), err)
+	}
+	return m, err
+}
+
+func (e *Endpoint) request(ctx context.Context, topic string, payload any, timeout time.Duration, opts []CallOption) (*Message, error) {
 	c, err := e.Start(ctx, topic, payload, opts...)
 	if err != nil {
 		return nil, err

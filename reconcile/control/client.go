@@ -144,6 +144,12 @@ func (c *Client) Status(ctx context.Context) (*StatusReply, error) {
 // Events delivers the daemon's record changes until ctx ends. Delivery
 // is in order; h must not block for long.
 func (c *Client) Events(ctx context.Context, h func(Event)) error {
+	return c.EventsReady(ctx, nil, h)
+}
+
+// EventsReady is Events that closes ready (when not nil) once the
+// subscription is in place.
+func (c *Client) EventsReady(ctx context.Context, ready chan<- struct{}, h func(Event)) error {
 	sub, err := c.b.Subscribe(ctx, TopicEvents+".#", func(_ context.Context, m *bus.Message) {
 		var e Event
 		if m.Decode(&e) == nil {
@@ -152,6 +158,9 @@ func (c *Client) Events(ctx context.Context, h func(Event)) error {
 	})
 	if err != nil {
 		return err
+	}
+	if ready != nil {
+		close(ready)
 	}
 	<-ctx.Done()
 	sub.Unsubscribe()

@@ -219,4 +219,3 @@ func Addresses(fn *records.Function) []string {
 	}
 	return out
 }
-

@@ -43,6 +43,8 @@ type Config struct {
 	FSMs     FSMs
 	Logger   *slog.Logger
 	Timeouts func(topic string) time.Duration
+	// Observe reports every bus request (metrics).
+	Observe func(topic string, took time.Duration, err error)
 	// SharedQueues makes several FLM instances compete (§14.1 T1).
 	SharedQueues bool
 }
@@ -64,7 +66,7 @@ func New(b bus.Bus, cfg Config) *FLM {
 		cfg.Timeouts = bus.DefaultTimeout
 	}
 	return &FLM{
-		ep:  bus.NewEndpoint(b, bus.AppFLM, bus.WithLogger(cfg.Logger), bus.WithTimeouts(cfg.Timeouts)),
+		ep:  bus.NewEndpoint(b, bus.AppFLM, bus.WithLogger(cfg.Logger), bus.WithTimeouts(cfg.Timeouts), bus.WithObserver(cfg.Observe)),
 		cfg: cfg,
 		log: cfg.Logger.With("plugin", "flm"),
 	}

@@ -56,7 +56,9 @@ type Config struct {
 	FSMs       flm.FSMs
 	Extensions []Extension
 	Timeouts   func(topic string) time.Duration
-	Logger     *slog.Logger
+	// Observe reports every bus request of the SLM and FLM (metrics).
+	Observe func(topic string, took time.Duration, err error)
+	Logger  *slog.Logger
 	// Register makes each plugin register with the plugin manager and
 	// heartbeat, as the originals do.
 	Register          bool
@@ -137,7 +139,7 @@ func Start(ctx context.Context, b bus.Bus, cfg Config) (*Platform, error) {
 		regs = append(regs, registrable{placeplugin.Info, p.Placement.Endpoint()})
 	}
 	if want[PluginFLM] {
-		p.FLM = flm.New(b, flm.Config{FSMs: cfg.FSMs, Logger: cfg.Logger, Timeouts: cfg.Timeouts, SharedQueues: cfg.SharedQueues})
+		p.FLM = flm.New(b, flm.Config{FSMs: cfg.FSMs, Logger: cfg.Logger, Timeouts: cfg.Timeouts, Observe: cfg.Observe, SharedQueues: cfg.SharedQueues})
 		if err := p.FLM.Start(ctx); err != nil {
 			return fail(fmt.Errorf("mano: start FLM: %w", err))
 		}
@@ -147,7 +149,7 @@ func Start(ctx context.Context, b bus.Bus, cfg Config) (*Platform, error) {
 	if want[PluginSLM] {
 		p.SLM = slm.New(b, slm.Config{
 			Records: cfg.Records, Monitor: cfg.Monitor, Managers: cfg.Managers,
-			Logger: cfg.Logger, Timeouts: cfg.Timeouts, SharedQueues: cfg.SharedQueues,
+			Logger: cfg.Logger, Timeouts: cfg.Timeouts, Observe: cfg.Observe, SharedQueues: cfg.SharedQueues,
 		})
 		if err := p.SLM.Start(ctx); err != nil {
 			return fail(fmt.Errorf("mano: start SLM: %w", err))

@@ -67,6 +67,8 @@ type Config struct {
 	Logger   *slog.Logger
 	// Timeouts per request topic; default bus.DefaultTimeout.
 	Timeouts func(topic string) time.Duration
+	// Observe reports every bus request (metrics).
+	Observe func(topic string, took time.Duration, err error)
 	// Now is the clock.
 	Now func() time.Time
 	// SharedQueues makes several SLM instances compete for requests
@@ -108,7 +110,7 @@ func New(b bus.Bus, cfg Config) *SLM {
 		cfg.Now = time.Now
 	}
 	return &SLM{
-		ep:     bus.NewEndpoint(b, bus.AppSLM, bus.WithLogger(cfg.Logger), bus.WithTimeouts(cfg.Timeouts)),
+		ep:     bus.NewEndpoint(b, bus.AppSLM, bus.WithLogger(cfg.Logger), bus.WithTimeouts(cfg.Timeouts), bus.WithObserver(cfg.Observe)),
 		cfg:    cfg,
 		log:    cfg.Logger.With("plugin", "slm"),
 		id:     newID(),
