@@ -9,9 +9,11 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -146,7 +148,22 @@ func runTUI(ctx context.Context, f *factory, opts *tuiOptions) (err error) {
 	if opts.mouse {
 		popts = append(popts, tea.WithMouseCellMotion())
 	}
-	_, err = tea.NewProgram(m, popts...).Run()
+	prog := tea.NewProgram(m, popts...)
+	// A closed terminal (SIGHUP) quits like q does, so that the embedded
+	// platform stops cleanly and saves the infrastructure.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-hup:
+			prog.Quit()
+		case <-done:
+		}
+	}()
+	_, err = prog.Run()
 	switch {
 	case err == nil, errors.Is(err, tea.ErrInterrupted), errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil:
 		return nil
@@ -194,14 +211,16 @@ func daemonBackend(ctx context.Context, f *factory, opts *tuiOptions, feed *tui.
 		return nil, nil, fmt.Errorf("broker: %w", err)
 	}
 	client := control.NewClient(b)
-	client.Timeout = 10 * time.Second
 	closeAll := func() {
 		client.Close()
 		b.Close()
 	}
-	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
-	_, err = client.Status(sctx)
-	scancel()
+	// Fail early when no daemon answers; later requests get the default
+	// timeout (a plan refreshes against the IA).
+	timeout := client.Timeout
+	client.Timeout = 10 * time.Second
+	_, err = client.Status(ctx)
+	client.Timeout = timeout
 	if err != nil {
 		closeAll()
 		return nil, nil, err
