@@ -18,6 +18,7 @@ import (
 	"github.com/manoctl/manoctl/adapters/smruntime"
 	"github.com/manoctl/manoctl/adapters/smruntime/examples/managers"
 	"github.com/manoctl/manoctl/reconcile/bus"
+	"github.com/manoctl/manoctl/reconcile/bus/bustest"
 	"github.com/manoctl/manoctl/reconcile/gk"
 	"github.com/manoctl/manoctl/reconcile/mano"
 	"github.com/manoctl/manoctl/reconcile/slm"
@@ -322,7 +323,7 @@ func TestSpecificManagersGoldenTrace(t *testing.T) {
 		return n == 6
 	})
 	names := p.functionNames(t, servID)
-	checkGolden(t, "sm-instantiate.trace", smCanonical(t, p.tap.take(), servID, names))
+	bustest.CheckGolden(t, filepath.Join("testdata", "golden", "sm-instantiate.trace"), smCanonical(t, p.tap.take(), servID, names))
 
 	res, err = p.GK.Terminate(ctx, servID, nil)
 	if err != nil || !res.OK() {
@@ -330,7 +331,7 @@ func TestSpecificManagersGoldenTrace(t *testing.T) {
 	}
 	p.waitIdle(t)
 	p.tap.waitFor(t, bus.TopicInterSLM)
-	checkGolden(t, "sm-terminate.trace", smCanonical(t, p.tap.take(), servID, names))
+	bustest.CheckGolden(t, filepath.Join("testdata", "golden", "sm-terminate.trace"), smCanonical(t, p.tap.take(), servID, names))
 	p.assertNoManagers(t)
 }
 
@@ -598,7 +599,7 @@ func smCanonical(t *testing.T, msgs []*bus.Message, servID string, funcName map[
 func smShape(v any) string {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return shape(v)
+		return bustest.Shape(v)
 	}
 	keys := make([]string, 0, len(m))
 	for k, x := range m {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/manoctl/manoctl/adapters/daemon"
 	"github.com/manoctl/manoctl/adapters/sprest"
+	"github.com/manoctl/manoctl/reconcile/bus"
 	"github.com/manoctl/manoctl/reconcile/records"
 )
 
@@ -21,6 +22,7 @@ func init() {
 func newCmdDaemon(f *factory) *cobra.Command {
 	var cfg daemon.Config
 	var plugins, logLevel, logFormat string
+	var timeoutScale float64
 	cmd := &cobra.Command{
 		Use:   "daemon [flags]",
 		Short: "Run the MANO plugins persistently on RabbitMQ",
@@ -49,6 +51,12 @@ the next start.`,
   manoctl daemon --manifest manoctl.yaml --ready-file /run/manoctl.ready`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if timeoutScale <= 0 {
+				return usageErrorf("--timeout-scale must be positive")
+			}
+			if timeoutScale != 1 {
+				cfg.Timeouts = bus.ScaledTimeouts(timeoutScale)
+			}
 			if plugins != "" {
 				cfg.Plugins = strings.Split(plugins, ",")
 			}
@@ -75,6 +83,7 @@ the next start.`,
 	fl.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve /metrics and /healthz on this loopback address (e.g. 127.0.0.1:9464)")
 	fl.StringVar(&cfg.PMRestAddr, "pm-rest-addr", "", "serve the plugin manager's REST API on this address (the original used :8001)")
 	fl.StringVar(&cfg.SMRuntimeConfig, "sm-runtime-config", "", "start specific managers as local processes per this file (image -> executable)")
+	fl.Float64Var(&timeoutScale, "timeout-scale", 1, "multiply the bus request timeouts (function deploy 300s, other IA calls 60-120s) by this factor")
 	fl.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "how long shutdown waits for running workflows")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&logFormat, "log-format", "text", "log format: text or json")

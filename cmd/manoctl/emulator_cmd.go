@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +17,8 @@ func init() {
 func newCmdEmulator(f *factory) *cobra.Command {
 	var broker, exchange, vims, stateFile, readyFile, logLevel string
 	var seed uint64
+	var latency []string
+	var concurrency int
 	cmd := &cobra.Command{
 		Use:   "emulator --vims FILE [flags]",
 		Short: "Run the infrastructure-adaptor emulator on RabbitMQ, or work with the embedded one",
@@ -25,7 +29,10 @@ goes down on deploy and up on removal, so that a daemon runs the whole
 lifecycle over the broker and the real IA can take its place.
 
 --vims is a manifest, or any YAML file with the manifest's vims: list.
-With --state FILE the infrastructure survives restarts.
+With --state FILE the infrastructure survives restarts. --latency makes
+calls take the time a real VIM takes (a deploy takes seconds), e.g.
+--latency infrastructure.function.deploy=2s; the pattern is an AMQP
+topic pattern.
 
 'manoctl emulator lose' works with the embedded infrastructure of a
 state directory instead.`,
@@ -39,8 +46,15 @@ state directory instead.`,
 			if err != nil {
 				return err
 			}
+			lat, err := parseLatencies(latency)
+			if err != nil {
+				return err
+			}
+			if concurrency < 1 {
+				return usageErrorf("--concurrency must be at least 1")
+			}
 			return runEmulator(cmd.Context(), emulatorOptions{broker: broker, exchange: exchange, vims: vims,
-				state: stateFile, ready: readyFile, seed: seed, log: log})
+				state: stateFile, ready: readyFile, seed: seed, log: log, latency: lat, concurrency: concurrency})
 		},
 	}
 	fl := cmd.Flags()
@@ -51,6 +65,8 @@ state directory instead.`,
 	fl.StringVar(&readyFile, "ready-file", "", "write this file once the emulator serves")
 	fl.Uint64Var(&seed, "seed", 0, "seed of the fake ids and addresses")
 	fl.StringVar(&logLevel, "log-level", "info", "log level")
+	fl.StringArrayVar(&latency, "latency", nil, "delay the calls of a topic pattern: PATTERN=DURATION (repeatable)")
+	fl.IntVar(&concurrency, "concurrency", 16, "calls handled at once")
 	cmd.AddCommand(newCmdEmulatorLose(f))
 	return cmd
 }
@@ -128,4 +144,21 @@ name and vnf_id (the first instance).`,
 	cmd.Flags().StringVar(&service, "service", "", "service name")
 	cmd.Flags().StringVar(&vnf, "vnf", "", "vnf_id of the function")
 	return cmd
+}
+
+// parseLatencies reads --latency PATTERN=DURATION values.
+func parseLatencies(vals []string) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	for _, v := range vals {
+		pat, d, ok := strings.Cut(v, "=")
+		if !ok || pat == "" {
+			return nil, usageErrorf("--latency %q: want PATTERN=DURATION", v)
+		}
+		dur, err := time.ParseDuration(d)
+		if err != nil || dur < 0 {
+			return nil, usageErrorf("--latency %q: want a duration such as 2s", v)
+		}
+		out[pat] = dur
+	}
+	return out, nil
 }

@@ -18,6 +18,8 @@ type emulatorOptions struct {
 	broker, exchange, vims, state, ready string
 	seed                                 uint64
 	log                                  *slog.Logger
+	latency                              map[string]time.Duration
+	concurrency                          int
 }
 
 // readInventory reads the vims: (and wims:) lists of a manifest or any
@@ -45,9 +47,12 @@ func runEmulator(ctx context.Context, o emulatorOptions) error {
 	if err != nil {
 		return err
 	}
-	emu, err := emulator.New(inv, emulator.WithLogger(o.log), emulator.WithSeed(o.seed), emulator.WithConcurrency(16))
+	emu, err := emulator.New(inv, emulator.WithLogger(o.log), emulator.WithSeed(o.seed), emulator.WithConcurrency(max(o.concurrency, 1)))
 	if err != nil {
 		return withCode(exitInvalid, err)
+	}
+	for pat, d := range o.latency {
+		emu.SetLatency(pat, d)
 	}
 	if o.state != "" {
 		if b, err := os.ReadFile(o.state); err == nil {

@@ -224,6 +224,10 @@ func (w *Workflow) stepStarted(name string) {
 	w.mu.Lock()
 	w.Op.Steps = append(w.Op.Steps, Step{Name: name, Status: "running", Started: w.slm.cfg.Now()})
 	w.mu.Unlock()
+	// Recorded at once, so that the records tell where a workflow stands
+	// (get operations, events, the TUI) and a restart after a crash knows
+	// which step was cut short.
+	w.saveOperation(w.Op)
 }
 
 func (w *Workflow) stepEnded(name string, err error) {

@@ -54,7 +54,11 @@ func Skipped() bool { return os.Getenv(SkipEnv) == "1" }
 // mode (go test ./...) go test swallows the output of passing packages, so
 // Main also writes the warning to the controlling terminal when there is
 // one; CI scripts should check SkipEnv themselves.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain with its own clean-up: it returns the exit
+// code.
+func Run(m *testing.M) int {
 	if Skipped() {
 		fmt.Fprintln(os.Stderr, Warning)
 		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
@@ -62,7 +66,7 @@ func Main(m *testing.M) {
 			tty.Close()
 		}
 	}
-	os.Exit(m.Run())
+	return m.Run()
 }
 
 // URL returns the base broker URL of the tests.
