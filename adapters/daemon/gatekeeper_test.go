@@ -489,6 +489,13 @@ func TestThirdPartyPluginRegisters(t *testing.T) {
 		t.Fatalf("manoctl get plugins --broker does not list the plugin:\n%s", out)
 	}
 
+	// son-pm-cli's lifecycle-pause, through the CLI and the daemon.
+	runCLI(t, "plugins", "pause", reg.UUID, "--broker", p.url)
+	d = next(t, lifecycle, "lifecycle.pause", func(d amqp091.Delivery) bool { return strings.HasSuffix(d.RoutingKey, ".lifecycle.pause") })
+	if d.AppId != "son-plugin.SonPluginManager" {
+		t.Errorf("lifecycle.pause from %q", d.AppId)
+	}
+
 	// Deregistration is a JSON notify.
 	publish("platform.management.plugin.deregister", "", "", map[string]any{"uuid": reg.UUID})
 	next(t, statuses, "status broadcast without the plugin", func(d amqp091.Delivery) bool {
