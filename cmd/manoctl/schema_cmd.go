@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/manoctl/manoctl/reconcile/desired"
 	"github.com/manoctl/manoctl/schema"
 	"github.com/manoctl/manoctl/schema/cueschema"
 )
@@ -22,7 +24,7 @@ func newCmdSchema(f *factory) *cobra.Command {
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "show KIND",
-		Short: "Print the CUE schema of one kind (" + kindNames + ")",
+		Short: "Print the CUE schema of one kind (" + kindNames + ", or manifest)",
 		Long: `Print the CUE port of son-schema v3.0 for one kind, self-contained, so that
 it can be used with the cue tool:
 
@@ -30,10 +32,17 @@ it can be used with the cue tool:
   cue vet -d '#VNFD' vnfd.cue my-vnfd.yml
 
 cue reads YAML as YAML 1.2, where manoctl (like the 2017 tools) reads YAML
-1.1: quote yes/no/on/off values when vetting with cue.`,
-		Args:      exactArgs(1, "a KIND ("+kindNames+")"),
-		ValidArgs: []string{"nsd", "vnfd", "pd", "nsr", "vnfr"},
+1.1: quote yes/no/on/off values when vetting with cue.
+
+'manoctl schema show manifest' prints the schema of manoctl.yaml
+(definition #Manifest).`,
+		Args:      exactArgs(1, "a KIND ("+kindNames+", or manifest)"),
+		ValidArgs: []string{"nsd", "vnfd", "pd", "nsr", "vnfr", "manifest"},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[0] == "manifest" {
+				_, err := io.WriteString(f.io.Out, desired.SchemaSource())
+				return err
+			}
 			k, ok := schema.ParseKind(args[0])
 			if !ok {
 				return usageErrorf("unknown kind %q (want %s)", args[0], kindNames)
