@@ -201,14 +201,30 @@ func Start(ctx context.Context, cfg Config) (d *Daemon, err error) {
 		}()
 	}
 	if cfg.Manifest != "" {
-		d.loop = control.NewLoop(d.server, control.LoopConfig{Manifest: cfg.Manifest, Interval: cfg.ReconcileInterval, Logger: cfg.Logger})
+		// The rate limits scale with the interval the operator chose, up to
+		// the loop's defaults: a short interval asks for quick convergence.
+		lc := control.LoopConfig{Manifest: cfg.Manifest, Interval: cfg.ReconcileInterval, Logger: cfg.Logger}
+		if iv := cfg.ReconcileInterval; iv > 0 {
+			lc.MinGap = min(5*time.Second, iv)
+			lc.Backoff = min(10*time.Second, 2*iv)
+		}
+		d.loop = control.NewLoop(d.server, lc)
+	}
+	rolledBack := d.rollBack(lctx, interrupted)
+	if d.loop != nil {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
+			// The roll-backs first: a reconcile racing them would have its
+			// heals rejected (a workflow runs on the service) and back off.
+			select {
+			case <-rolledBack:
+			case <-lctx.Done():
+				return
+			}
 			d.loop.Run(lctx)
 		}()
 	}
-	d.rollBack(lctx, interrupted)
 	if cfg.MetricsAddr != "" {
 		if d.metricsAddr, err = d.serveHTTP(cfg.MetricsAddr, d.metricsHandler()); err != nil {
 			return nil, fmt.Errorf("daemon: metrics: %w", err)
@@ -331,12 +347,15 @@ func (d *Daemon) markInterrupted() ([]string, error) {
 
 // rollBack terminates the services whose instantiation or termination a
 // crash cut short: whatever they left in the infrastructure is removed,
-// and the reconcile loop (or the next apply) creates them again.
-func (d *Daemon) rollBack(ctx context.Context, ids []string) {
+// and the reconcile loop (or the next apply) creates them again. The
+// channel closes when every roll-back ended.
+func (d *Daemon) rollBack(ctx context.Context, ids []string) <-chan struct{} {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
 	for _, id := range ids {
-		d.wg.Add(1)
+		wg.Add(1)
 		go func() {
-			defer d.wg.Done()
+			defer wg.Done()
 			res, err := d.gk.Terminate(ctx, id, nil)
 			if err == nil {
 				err = res.Err()
@@ -346,11 +365,15 @@ func (d *Daemon) rollBack(ctx context.Context, ids []string) {
 				return
 			}
 			d.log.Info("rolled back an interrupted operation", "service", id)
-			if d.loop != nil {
-				d.loop.Kick()
-			}
 		}()
 	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		wg.Wait()
+		close(done)
+	}()
+	return done
 }
 
 // resyncREST queues the repository writes of every stored service: the
@@ -388,9 +411,46 @@ func (d *Daemon) refresh(ctx context.Context, st *desired.State) (*plan.Infra, e
 			for _, id := range st.Functions {
 				infra.Functions[id] = true
 			}
+			d.reapOrphans(ctx, st.Instances)
 		}
 	}
 	return infra, nil
+}
+
+// reapOrphans removes what the IA runs for services the records hold as
+// terminated. Such functions are orphans: a deploy the SLM gave up on (it
+// timed out, the broker restarted, the daemon was killed and its
+// operation rolled back) that the IA completed afterwards. No record owns
+// them, so nothing else would ever remove them. They are removed as a
+// termination would, with the IA's service.remove for their service
+// instance. Services the records do not know are left alone: they are not
+// this MANO's.
+func (d *Daemon) reapOrphans(ctx context.Context, instances []control.EmulatorFunction) {
+	byService := map[string]int{}
+	for _, f := range instances {
+		byService[f.ServiceInstanceID]++
+	}
+	r := d.store.Snapshot().Reader()
+	for svc, n := range byService {
+		s, err := r.ServiceByID(nil, svc)
+		if err != nil || s == nil || s.Status != records.ServiceTerminated {
+			continue
+		}
+		m, err := d.probe.Request(ctx, bus.TopicIAServiceRemove, wire.IAServiceRemoveRequest{InstanceUUID: svc})
+		var rep wire.IAStatusReply
+		if err == nil {
+			err = m.Decode(&rep)
+		}
+		if err == nil && !rep.OK() {
+			err = fmt.Errorf("%s: %s", rep.RequestStatus, rep.Message)
+		}
+		if err != nil {
+			d.log.Warn("could not remove orphaned functions; the next refresh retries", "service", svc, "functions", n, "error", err)
+			continue
+		}
+		d.metrics.observeOrphans(n)
+		d.log.Warn("removed orphaned functions of a terminated service", "service", svc, "functions", n)
+	}
 }
 
 // recordVIMs keeps the VIM records (get vims, the VIM names get and

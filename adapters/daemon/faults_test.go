@@ -287,10 +287,10 @@ func infraState(t *testing.T, b bus.Bus) (functions map[string]bool, coresUsed i
 	return functions, coresUsed
 }
 
-// checkInfraMatchesRecords checks that the emulator runs exactly the
-// functions of the services the records hold as running: no orphan VNF
-// is left on a VIM, no ready service misses one.
-func checkInfraMatchesRecords(t *testing.T, b bus.Bus, c *control.Client) {
+// infraMismatches lists how the functions the emulator runs differ from
+// those of the services the records hold as running: orphan VNFs left on
+// a VIM, functions of ready services missing.
+func infraMismatches(t *testing.T, b bus.Bus, c *control.Client) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -308,17 +308,48 @@ func checkInfraMatchesRecords(t *testing.T, b bus.Bus, c *control.Client) {
 	}
 	infra, _ := infraState(t, b)
 	owned := map[string]bool{}
+	var out []string
 	for _, f := range fns.Items {
 		id := fmt.Sprint(f["id"])
 		owned[id] = true
 		if status[fmt.Sprint(f["service_id"])] == "ready" && !infra[id] {
-			t.Errorf("function %s of ready service %s is not running on any VIM", id, f["service"])
+			out = append(out, fmt.Sprintf("function %s of ready service %s is not running on any VIM", id, f["service"]))
 		}
 	}
 	for id := range infra {
 		if !owned[id] {
-			t.Errorf("orphan: the infrastructure runs function %s, which no service record owns", id)
+			out = append(out, fmt.Sprintf("orphan: the infrastructure runs function %s, which no service record owns", id))
 		}
+	}
+	return out
+}
+
+// checkInfraMatchesRecords fails t unless the emulator runs exactly the
+// functions of the services the records hold as running.
+func checkInfraMatchesRecords(t *testing.T, b bus.Bus, c *control.Client) {
+	t.Helper()
+	for _, m := range infraMismatches(t, b, c) {
+		t.Error(m)
+	}
+}
+
+// waitInfraMatchesRecords is checkInfraMatchesRecords for a daemon whose
+// reconcile loop is still removing orphans.
+func waitInfraMatchesRecords(t *testing.T, b bus.Bus, c *control.Client, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ms := infraMismatches(t, b, c)
+		if len(ms) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, m := range ms {
+				t.Error(m)
+			}
+			return
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 }
 

@@ -26,6 +26,7 @@ type metrics struct {
 	running   map[string]bool       // operation ids
 	reqCount  map[[2]string]float64 // topic, result
 	reqHist   map[string]*histogram
+	orphans   float64
 }
 
 var latencyBuckets = []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300}
@@ -39,6 +40,13 @@ type histogram struct {
 func newMetrics() *metrics {
 	return &metrics{workflows: map[[2]string]float64{}, steps: map[[2]string]float64{}, running: map[string]bool{},
 		reqCount: map[[2]string]float64{}, reqHist: map[string]*histogram{}}
+}
+
+// observeOrphans counts functions removed as orphans.
+func (m *metrics) observeOrphans(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.orphans += float64(n)
 }
 
 // observeRequest is the bus endpoints' observer.
@@ -120,6 +128,9 @@ func (m *metrics) write(w io.Writer, plugins []pm.Plugin, amqpStats *amqp.Stats,
 	for _, k := range sortedKeys(m.steps) {
 		fmt.Fprintf(w, "manoctl_workflow_steps_total{step=%q,status=%q} %g\n", k[0], k[1], m.steps[k])
 	}
+	fmt.Fprintln(w, "# HELP manoctl_orphaned_functions_removed_total Functions the IA ran for terminated services, removed by a refresh.")
+	fmt.Fprintln(w, "# TYPE manoctl_orphaned_functions_removed_total counter")
+	fmt.Fprintf(w, "manoctl_orphaned_functions_removed_total %g\n", m.orphans)
 	fmt.Fprintln(w, "# HELP manoctl_bus_requests_total Bus requests of the SLM and FLM, by topic and result (reply, timeout, error).")
 	fmt.Fprintln(w, "# TYPE manoctl_bus_requests_total counter")
 	for _, k := range sortedKeys(m.reqCount) {

@@ -126,7 +126,8 @@ func (e *Emulator) Start(ctx context.Context, b bus.Bus) error {
 }
 
 // StateTopic is manoctl's query of the emulated infrastructure's
-// functions; the answer is {"functions": [<function ids>]}.
+// functions; the answer is {"functions": [<function ids>], "instances":
+// [{id, service_instance_id, vim_uuid}]}.
 const StateTopic = "manoctl.emulator.state"
 
 func (e *Emulator) onStateQuery(ctx context.Context, msg *bus.Message) {
@@ -135,11 +136,13 @@ func (e *Emulator) onStateQuery(ctx context.Context, msg *bus.Message) {
 	}
 	snap := e.Snapshot()
 	ids := make([]string, 0, len(snap.Functions))
+	instances := make([]map[string]string, 0, len(snap.Functions))
 	for _, f := range snap.Functions {
 		ids = append(ids, f.InstanceUUID)
+		instances = append(instances, map[string]string{"id": f.InstanceUUID, "service_instance_id": f.ServiceInstanceID, "vim_uuid": f.VIMUUID})
 	}
 	e.b.Publish(ctx, &bus.Message{Topic: msg.ReplyTo, AppID: bus.AppIA, CorrelationID: msg.CorrelationID,
-		ContentType: bus.ContentTypeJSON, Payload: map[string]any{"functions": ids}})
+		ContentType: bus.ContentTypeJSON, Payload: map[string]any{"functions": ids, "instances": instances}})
 }
 
 // Close unsubscribes, abandons delayed and held replies, and waits for

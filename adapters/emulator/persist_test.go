@@ -90,9 +90,19 @@ func TestStateQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st struct{ Functions []string }
+	var st struct {
+		Functions []string
+		Instances []struct {
+			ID                string `json:"id"`
+			ServiceInstanceID string `json:"service_instance_id"`
+			VIMUUID           string `json:"vim_uuid"`
+		}
+	}
 	if err := m.Decode(&st); err != nil || len(st.Functions) != 1 || st.Functions[0] != fwID {
 		t.Fatalf("state %+v %v", st, err)
+	}
+	if len(st.Instances) != 1 || st.Instances[0].ID != fwID || st.Instances[0].ServiceInstanceID != svcA || st.Instances[0].VIMUUID != athens {
+		t.Fatalf("instances %+v", st.Instances)
 	}
 	h.emu.LoseFunction(fwID)
 	m, _ = h.cl.Request(t.Context(), emulator.StateTopic, map[string]any{})

@@ -188,5 +188,15 @@ type Event struct {
 
 // EmulatorState is the emulator's answer on TopicEmulatorState.
 type EmulatorState struct {
+	// Functions are the ids of the functions the VIMs run.
 	Functions []string `json:"functions"`
+	// Instances says which service instance and VIM each runs on.
+	Instances []EmulatorFunction `json:"instances,omitempty"`
+}
+
+// EmulatorFunction is one function the emulator runs.
+type EmulatorFunction struct {
+	ID                string `json:"id"`
+	ServiceInstanceID string `json:"service_instance_id"`
+	VIMUUID           string `json:"vim_uuid"`
 }

@@ -98,6 +98,9 @@ func (l *Loop) Run(ctx context.Context) {
 	defer full.Stop()
 	var lastMod time.Time
 	var lastSize int64
+	if fi, err := os.Stat(l.cfg.Manifest); err == nil {
+		lastMod, lastSize = fi.ModTime(), fi.Size() // the first cycle reads it anyway
+	}
 	for {
 		select {
 		case <-ctx.Done():
