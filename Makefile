@@ -44,7 +44,8 @@ demo: build
 	./$(BIN) get functions --state-dir $(DEMO_STATE)
 	./$(BIN) plan -f testdata/demo/manoctl.yaml --state-dir $(DEMO_STATE) --detailed-exitcode
 
-lint: vet
+lint:
+	.ci/lint
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt: $$unformatted"; exit 1; fi
 

@@ -13,9 +13,13 @@ import (
 	"sync"
 )
 
-// DefaultMaxFileSize is the largest descriptor file manoctl reads (and
-// the largest descriptor inside a .son package). Real descriptors are a
-// few KiB; anything near this is a mistake or an attack.
+// DefaultMaxFileSize is the largest descriptor file manoctl reads (16
+// MiB), the largest descriptor or MANIFEST.MF inside a .son package, and
+// the most it reads from standard input. Real descriptors are a few KiB;
+// anything near this is a mistake or an attack. A bigger file is not
+// read: it gets a load.too_large diagnostic ("file is N bytes, over the
+// 16 MiB limit for descriptors") and validate exits 3. .son packages
+// read from a file are bounded by PackageLimits instead.
 const DefaultMaxFileSize = 16 << 20
 
 // LoadOptions tune LoadPaths and LoadBytes. The zero value is ready to
@@ -242,8 +246,12 @@ func loadSource(s source, opts LoadOptions) loaded {
 		if err != nil {
 			return loaded{diags: []Diagnostic{unreadable("-", err)}}
 		}
-		if int64(len(data)) > opts.maxFileSize() && !isZip(data) {
-			return loaded{diags: []Diagnostic{tooLarge("-", int64(len(data)), opts.maxFileSize())}}
+		if int64(len(data)) > opts.maxFileSize() {
+			// Standard input is buffered whole, packages included, so
+			// the descriptor limit applies to both; a bigger package
+			// can be read from its file.
+			return loaded{diags: []Diagnostic{{File: "-", Severity: SeverityError, Code: CodeTooLarge, Level: LevelSyntax,
+				Message: fmt.Sprintf("standard input holds more than %d bytes, over the %d MiB limit for descriptors and packages read from it", opts.maxFileSize(), opts.maxFileSize()>>20)}}}
 		}
 		docs, diags := LoadBytes("-", data, opts)
 		return loaded{docs, diags}

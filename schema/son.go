@@ -17,7 +17,10 @@ import (
 )
 
 // PackageLimits bound the work a .son package can cause. A package over
-// any limit is rejected before any member is inflated.
+// any limit is rejected whole, with a package.limits diagnostic, before
+// any member is inflated: the limits are checked against the sizes the
+// zip directory declares, and a member that inflates past its declared
+// size is cut off and reported as corrupt.
 type PackageLimits struct {
 	// MaxMembers is the most entries a package may have.
 	MaxMembers int
@@ -25,14 +28,40 @@ type PackageLimits struct {
 	MaxMemberSize int64
 	// MaxTotalSize is the largest uncompressed size of all members.
 	MaxTotalSize int64
+	// MaxRatio is the largest compression ratio (uncompressed size over
+	// compressed size) of a member bigger than RatioFloor.
+	MaxRatio int64
 }
 
-// DefaultPackageLimits are generous for real packages (descriptors,
-// Dockerfiles, scripts, the odd VM image) and stop zip bombs.
+// Default package limits. They are generous for real packages
+// (descriptors, Dockerfiles, scripts, the odd VM image) and stop zip
+// bombs: a package can make manoctl inflate at most MaxRatio times its
+// own size, and never more than DefaultMaxPackageTotal.
+const (
+	// DefaultMaxPackageMembers is the most entries of a package.
+	DefaultMaxPackageMembers = 10000
+	// DefaultMaxPackageMember is the largest uncompressed member (1 GiB).
+	DefaultMaxPackageMember = 1 << 30
+	// DefaultMaxPackageTotal is the largest uncompressed package (2 GiB).
+	DefaultMaxPackageTotal = 2 << 30
+	// DefaultMaxPackageRatio is the largest compression ratio of a
+	// member over RatioFloor. YAML descriptors deflate about 5:1 and
+	// images far less; deflate's own maximum is about 1032:1, which is
+	// what zip bombs use.
+	DefaultMaxPackageRatio = 100
+	// RatioFloor is the uncompressed size under which a member's
+	// compression ratio is not checked: a small member cannot cost much
+	// however well it compresses.
+	RatioFloor = 1 << 20
+)
+
+// DefaultPackageLimits are the limits LoadPaths and LoadBytes apply when
+// LoadOptions.Limits leaves a field zero.
 var DefaultPackageLimits = PackageLimits{
-	MaxMembers:    10000,
-	MaxMemberSize: 1 << 30,
-	MaxTotalSize:  2 << 30,
+	MaxMembers:    DefaultMaxPackageMembers,
+	MaxMemberSize: DefaultMaxPackageMember,
+	MaxTotalSize:  DefaultMaxPackageTotal,
+	MaxRatio:      DefaultMaxPackageRatio,
 }
 
 func (l PackageLimits) withDefaults() PackageLimits {
@@ -44,6 +73,9 @@ func (l PackageLimits) withDefaults() PackageLimits {
 	}
 	if l.MaxTotalSize <= 0 {
 		l.MaxTotalSize = DefaultPackageLimits.MaxTotalSize
+	}
+	if l.MaxRatio <= 0 {
+		l.MaxRatio = DefaultPackageLimits.MaxRatio
 	}
 	return l
 }
@@ -81,7 +113,7 @@ func loadZipFile(p string, opts LoadOptions) ([]*Document, []Diagnostic) {
 	if err != nil {
 		return nil, []Diagnostic{packageDiag(p, CodePackageFormat, "not a .son package: %v", err)}
 	}
-	return loadZip(p, zr, opts)
+	return loadZip(p, zr, fi.Size(), opts)
 }
 
 func loadZipBytes(name string, data []byte, opts LoadOptions) ([]*Document, []Diagnostic) {
@@ -89,29 +121,35 @@ func loadZipBytes(name string, data []byte, opts LoadOptions) ([]*Document, []Di
 	if err != nil {
 		return nil, []Diagnostic{packageDiag(name, CodePackageFormat, "not a .son package: %v", err)}
 	}
-	return loadZip(name, zr, opts)
+	return loadZip(name, zr, int64(len(data)), opts)
 }
 
 func packageDiag(file, code, format string, args ...any) Diagnostic {
 	return Diagnostic{File: file, Severity: SeverityError, Code: code, Level: LevelSyntax, Message: fmt.Sprintf(format, args...)}
 }
 
-// loadZip checks every entry's name and declared size before reading
-// anything: a package with an unsafe name or over a limit is rejected
-// whole.
-func loadZip(name string, zr *zip.Reader, opts LoadOptions) ([]*Document, []Diagnostic) {
+// loadZip checks every entry's name, type and declared sizes before
+// reading anything: a package with an unsafe name, a link, or over a
+// limit is rejected whole. size is the archive's size.
+func loadZip(name string, zr *zip.Reader, size int64, opts LoadOptions) ([]*Document, []Diagnostic) {
 	lim := opts.Limits.withDefaults()
 	if len(zr.File) > lim.MaxMembers {
 		return nil, []Diagnostic{packageDiag(name, CodePackageLimits, "package has %d entries, over the limit of %d", len(zr.File), lim.MaxMembers)}
 	}
 	r := &pkgReader{name: name, dirs: map[string]bool{}}
 	files := map[string]*zip.File{}
-	var total uint64
+	var total, compressed uint64
 	for _, zf := range zr.File {
 		n := zf.Name
 		if !safeMemberName(n) {
 			return nil, []Diagnostic{packageDiag(name, CodePackageUnsafePath,
 				"package entry %q is outside the package (absolute path, \"..\" or backslash); package not read", n)}
+		}
+		if zf.Mode()&fs.ModeSymlink != 0 {
+			// manoctl never unpacks a package, but a tool that does would
+			// follow the link out of the package.
+			return nil, []Diagnostic{packageDiag(name, CodePackageUnsafePath,
+				"package entry %q is a symbolic link; package not read", n)}
 		}
 		if zf.FileInfo().IsDir() || strings.HasSuffix(n, "/") {
 			r.dirs[strings.TrimSuffix(n, "/")] = true
@@ -121,10 +159,22 @@ func loadZip(name string, zr *zip.Reader, opts LoadOptions) ([]*Document, []Diag
 			return nil, []Diagnostic{packageDiag(name, CodePackageLimits,
 				"package entry %q inflates to %d bytes, over the limit of %d; package not read", n, zf.UncompressedSize64, lim.MaxMemberSize)}
 		}
+		if zf.UncompressedSize64 > RatioFloor && zf.UncompressedSize64/max(zf.CompressedSize64, 1) > uint64(lim.MaxRatio) {
+			return nil, []Diagnostic{packageDiag(name, CodePackageLimits,
+				"package entry %q inflates from %d to %d bytes, over the %d:1 compression ratio limit (a zip bomb?); package not read",
+				n, zf.CompressedSize64, zf.UncompressedSize64, lim.MaxRatio)}
+		}
 		total += zf.UncompressedSize64
 		if total > uint64(lim.MaxTotalSize) {
 			return nil, []Diagnostic{packageDiag(name, CodePackageLimits,
 				"package inflates to more than %d bytes; package not read", lim.MaxTotalSize)}
+		}
+		compressed += zf.CompressedSize64
+		if compressed > uint64(size) {
+			// Entries that share their compressed data: the overlapping
+			// zip bomb, which multiplies one well-compressed stream.
+			return nil, []Diagnostic{packageDiag(name, CodePackageLimits,
+				"package entries hold more compressed data than the %d-byte archive (overlapping entries, a zip bomb?); package not read", size)}
 		}
 		if _, dup := files[n]; dup {
 			return nil, []Diagnostic{packageDiag(name, CodePackageFormat, "package has two entries named %q", n)}

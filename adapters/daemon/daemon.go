@@ -122,10 +122,14 @@ func Start(ctx context.Context, cfg Config) (d *Daemon, err error) {
 			return nil, fmt.Errorf("daemon: unknown plugin %q (want some of %v)", p, AllPlugins)
 		}
 	}
-	d = &Daemon{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	// The clean-up holds its own reference: a failed Start returns a nil
+	// *Daemon, and stopping that would panic.
+	dd := &Daemon{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	d = dd
 	defer func() {
 		if err != nil {
-			d.Stop()
+			dd.Stop()
+			d = nil
 		}
 	}()
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {

@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -151,18 +150,6 @@ func (p *proc) stop(sig syscall.Signal, timeout time.Duration) error {
 		p.t.Fatalf("%s still running %s after %v:\n%s", p.name, timeout, sig, p.out.String())
 		return nil
 	}
-}
-
-// waitLog waits for text in the process's output.
-func (p *proc) waitLog(ctx context.Context, text string) error {
-	for !strings.Contains(p.out.String(), text) {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s never logged %q", p.name, text)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // runCLI runs a manoctl command to its end and returns its standard

@@ -3,6 +3,8 @@ package emulator
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/manoctl/manoctl/schema/descriptor"
@@ -117,4 +119,34 @@ func (e *Emulator) Import(data []byte) (dropped []string, err error) {
 		}
 	}
 	return dropped, nil
+}
+
+// WriteStateFile saves what Export returned to path, for `manoctl
+// emulator --state`: written to a temporary file beside it, fsync'd,
+// made private (0600: the state names every deployed function and its
+// addresses) and renamed into place, so that a crash leaves the old state
+// or the new one, never half of one.
+func WriteStateFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("emulator: save state: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o600)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("emulator: save state %s: %w", path, err)
+	}
+	return nil
 }

@@ -215,10 +215,12 @@ func (l *Local) Start(ctx context.Context, spec smr.ManagerSpec) (smr.Instance, 
 	p := &process{name: spec.Name, image: spec.Image, local: l, done: make(chan struct{})}
 	var sinks []io.Writer
 	if l.cfg.LogDir != "" {
-		if err := os.MkdirAll(l.cfg.LogDir, 0o755); err != nil {
+		// Private: a manager may well log its environment, broker_host
+		// and its credentials included.
+		if err := os.MkdirAll(l.cfg.LogDir, 0o700); err != nil {
 			return nil, fmt.Errorf("smruntime: log dir: %w", err)
 		}
-		f, err := os.OpenFile(filepath.Join(l.cfg.LogDir, spec.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		f, err := os.OpenFile(filepath.Join(l.cfg.LogDir, spec.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return nil, fmt.Errorf("smruntime: log file: %w", err)
 		}

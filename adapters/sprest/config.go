@@ -1,6 +1,7 @@
 package sprest
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -173,13 +174,19 @@ func parseHTTPURL(name, raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("sprest: %s: %w", name, err)
+		// *url.Error quotes the whole URL, password included: keep the
+		// reason and quote the URL masked.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("sprest: %s: %q: %v", name, redactURL(raw), err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("sprest: %s: scheme %q, want http or https", name, u.Scheme)
 	}
 	if u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("sprest: %s: %q has no host", name, raw)
+		return nil, fmt.Errorf("sprest: %s: %q has no host", name, u.Redacted())
 	}
 	if u.User != nil {
 		return nil, fmt.Errorf("sprest: %s: credentials in the URL are not supported", name)
@@ -220,4 +227,16 @@ func (c *Config) setDefaults() {
 			*b += "/"
 		}
 	}
+}
+
+// redactURL masks the userinfo of a URL that does not parse, for errors.
+func redactURL(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return "<unparsable URL>"
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		rest = "xxxxx" + rest[at:]
+	}
+	return scheme + "://" + rest
 }

@@ -73,11 +73,12 @@ func runEmulator(ctx context.Context, o emulatorOptions) error {
 		if o.state == "" {
 			return
 		}
-		if data, err := emu.Export(); err == nil {
-			tmp := o.state + ".tmp"
-			if os.WriteFile(tmp, data, 0o600) == nil {
-				os.Rename(tmp, o.state)
-			}
+		data, err := emu.Export()
+		if err == nil {
+			err = emulator.WriteStateFile(o.state, data)
+		}
+		if err != nil {
+			o.log.Error("emulator state not saved", "err", err)
 		}
 	}
 	if o.ready != "" {

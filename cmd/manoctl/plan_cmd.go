@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,9 +13,6 @@ import (
 	"github.com/manoctl/manoctl/reconcile/control"
 	"github.com/manoctl/manoctl/reconcile/plan"
 )
-
-// timeNow stamps plans; tests may replace it.
-var timeNow = func() time.Time { return time.Now().UTC() }
 
 func init() {
 	commandRegistry = append(commandRegistry, func(f *factory) *cobra.Command { return newCmdPlan(f, nil) })

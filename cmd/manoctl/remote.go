@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,9 @@ func init() {
 	})
 }
 
+// dialTimeout bounds a CLI command's wait for the broker.
+const dialTimeout = 10 * time.Second
+
 // remoteFlags select a running daemon instead of the local state
 // directory.
 type remoteFlags struct {
@@ -36,8 +40,15 @@ func (r *remoteFlags) remote() bool { return r.broker != "" }
 
 // dial connects to the daemon's broker.
 func (r *remoteFlags) dial(ctx context.Context) (*control.Client, func(), error) {
-	b, err := amqp.Dial(ctx, amqp.Config{URL: r.broker, Exchange: r.exchange, Name: "manoctl cli"})
+	// A CLI command gives up on an unreachable broker; the daemon, which
+	// must outlive broker restarts, retries forever instead.
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	b, err := amqp.Dial(dctx, amqp.Config{URL: r.broker, Exchange: r.exchange, Name: "manoctl cli"})
 	if err != nil {
+		if dctx.Err() != nil && ctx.Err() == nil {
+			return nil, nil, fmt.Errorf("broker: no connection to %s within %s: %w", amqp.RedactURL(r.broker), dialTimeout, err)
+		}
 		return nil, nil, fmt.Errorf("broker: %w", err)
 	}
 	c := control.NewClient(b)

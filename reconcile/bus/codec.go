@@ -3,7 +3,10 @@ package bus
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -113,6 +116,9 @@ func MarshalYAML(v any) (b []byte, err error) {
 			b, err = nil, fmt.Errorf("cannot encode %T: %v", v, r)
 		}
 	}()
+	if b, ok := appendJSON(make([]byte, 0, 512), v, false); ok {
+		return append(b, '\n'), nil // what json.Encoder.Encode writes
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -138,6 +144,9 @@ func marshalJSON(v any) (b []byte, err error) {
 			b, err = nil, fmt.Errorf("cannot encode %T: %v", v, r)
 		}
 	}()
+	if b, ok := appendJSON(make([]byte, 0, 512), v, true); ok {
+		return b, nil
+	}
 	return json.Marshal(v)
 }
 
@@ -151,21 +160,77 @@ func MarshalJSONCompatible(v any) ([]byte, error) {
 	return yaml.Marshal(v)
 }
 
+// MaxBodySize is the largest message body a receiver decodes (16 MiB, the
+// descriptor file limit of schema.DefaultMaxFileSize). The biggest bodies
+// of the protocol are create requests, an NSD plus its VNFDs: tens of KiB
+// for real services. Decoding YAML costs many times the body's size in
+// memory, so a larger body, which only a broken or hostile peer sends, is
+// refused before it is parsed; the handler answers it as malformed
+// ("body of N bytes exceeds the 16777216-byte limit"). Transports may
+// carry bigger bodies (RabbitMQ's max_message_size is 128 MiB): this
+// bound is the receivers'.
+const MaxBodySize = 16 << 20
+
+// ErrBodyTooLarge is wrapped by the error Unmarshal (and Message.Decode)
+// return for a body over MaxBodySize.
+var ErrBodyTooLarge = errors.New("message body too large")
+
 // Unmarshal parses a body into v. Every body is YAML (wire-protocol §1.8);
 // JSON bodies, which are the common case for status replies, take a
 // faster JSON decoder and produce the same values a YAML decoder would.
-func Unmarshal(body []byte, v any) error {
+// Bodies over MaxBodySize are refused with ErrBodyTooLarge. A decoder
+// panic (yaml.v3 had several on malformed input) is returned as an
+// error, so that the handler still answers the request as malformed.
+func Unmarshal(body []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the body decoder failed on this input: %v", r)
+		}
+	}()
+	if len(body) > MaxBodySize {
+		return fmt.Errorf("%w: body of %d bytes exceeds the %d-byte limit", ErrBodyTooLarge, len(body), MaxBodySize)
+	}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return fmt.Errorf("empty body")
 	}
-	if (trimmed[0] == '{' || trimmed[0] == '[') && json.Valid(trimmed) {
-		return unmarshalJSON(trimmed, v)
+	if trimmed[0] == '{' || trimmed[0] == '[' {
+		// The JSON decoder checks the syntax of the whole value before
+		// it assigns anything, so a body that is not JSON after all
+		// leaves v untouched for the YAML decoder (no json.Valid pass
+		// first: it would scan every body once more).
+		if ok, err := unmarshalJSONOnly(trimmed, v); ok {
+			return err
+		}
 	}
 	if err := yaml.Unmarshal(body, v); err != nil {
 		return err
 	}
 	return nil
+}
+
+// unmarshalJSONOnly decodes b as unmarshalJSON does when b is one JSON
+// value and nothing else (ok), and leaves v untouched otherwise (not ok).
+func unmarshalJSONOnly(b []byte, v any) (ok bool, err error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		return true, err
+	}
+	if dec.InputOffset() != int64(len(b)) {
+		// Something follows the first value: not JSON. The YAML decoder
+		// starts from a zero v, as if the JSON one had never run.
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+			rv.Elem().SetZero()
+		}
+		return false, nil
+	}
+	fixNumbers(v)
+	return true, nil
 }
 
 // unmarshalJSON decodes JSON with YAML's number typing: integers become int,

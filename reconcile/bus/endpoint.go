@@ -189,7 +189,6 @@ type CallOption func(*callOptions)
 type callOptions struct {
 	corrID  string
 	timeout time.Duration
-	headers map[string]any
 }
 
 // WithCorrelationID reuses a correlation id, for example when re-publishing

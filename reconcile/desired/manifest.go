@@ -5,9 +5,11 @@
 package desired
 
 import (
+	"bytes"
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -33,8 +35,26 @@ var manifestCUE string
 // manifest).
 func SchemaSource() string { return manifestCUE }
 
-// MaxManifestSize bounds what Load reads.
+// MaxManifestSize is the largest manifest Load and Parse accept (16 MiB,
+// the descriptor file limit). Real manifests are a few KiB. A larger one
+// is refused before it is parsed, as invalid input (the CLI exits 3):
+// "manifest.too_large: manifest is N bytes, over the 16 MiB limit". Load
+// never reads more than this (plus one byte), whatever the file is (a
+// pipe, a device).
 const MaxManifestSize = 16 << 20
+
+// CodeManifestTooLarge is the diagnostic code of a manifest over
+// MaxManifestSize.
+const CodeManifestTooLarge = "manifest.too_large"
+
+func manifestTooLarge(path string, size int64, exact bool) error {
+	what := fmt.Sprintf("%d bytes", size)
+	if !exact {
+		what = fmt.Sprintf("more than %d bytes", MaxManifestSize)
+	}
+	return &InvalidError{Diagnostics: []schema.Diagnostic{{File: path, Severity: schema.SeverityError, Code: CodeManifestTooLarge,
+		Message: fmt.Sprintf("manifest is %s, over the %d MiB limit", what, MaxManifestSize>>20)}}}
+}
 
 // Manifest is the decoded manifest.
 type Manifest struct {
@@ -119,23 +139,41 @@ func manifestSchema() (*cue.Context, cue.Value, error) {
 
 // Load reads and validates the manifest at path (YAML, JSON or CUE).
 func Load(path string) (*Manifest, error) {
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
-	if fi.Size() > MaxManifestSize {
-		return nil, fmt.Errorf("manifest: %s is %d bytes, over the %d-byte limit", path, fi.Size(), MaxManifestSize)
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxManifestSize {
+		return nil, manifestTooLarge(path, fi.Size(), true)
 	}
-	data, err := os.ReadFile(path)
+	data, err := io.ReadAll(io.LimitReader(f, MaxManifestSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	if len(data) > MaxManifestSize {
+		return nil, manifestTooLarge(path, int64(len(data)), false)
 	}
 	return Parse(path, data)
 }
 
 // Parse validates a manifest given as bytes; path names it in errors and
-// selects CUE syntax for a .cue extension.
-func Parse(path string, data []byte) (*Manifest, error) {
+// selects CUE syntax for a .cue extension. Data over MaxManifestSize is
+// refused unparsed. Whatever the bytes, Parse returns a manifest or an
+// error: a panic of the parsers underneath is reported as invalid input.
+func Parse(path string, data []byte) (m *Manifest, err error) {
+	if len(data) > MaxManifestSize {
+		return nil, manifestTooLarge(path, int64(len(data)), true)
+	}
+	defer func() {
+		// Runs after cueMu is released. cue v0.17.1's YAML decoder, for
+		// one, indexes out of range on line breaks it counts differently
+		// from yaml.v3 (FuzzParse seed 5ba8476772ff06d9).
+		if r := recover(); r != nil {
+			m, err = nil, &InvalidError{Diagnostics: []schema.Diagnostic{{File: path, Severity: schema.SeverityError,
+				Code: "manifest.syntax", Message: fmt.Sprintf("the manifest parser failed on this input: %v", r)}}}
+		}
+	}()
 	ctx, sch, err := manifestSchema()
 	if err != nil {
 		return nil, fmt.Errorf("manifest: schema: %w", err)
@@ -146,6 +184,10 @@ func Parse(path string, data []byte) (*Manifest, error) {
 	if strings.HasSuffix(path, ".cue") {
 		v = ctx.CompileBytes(data, cue.Filename(path))
 	} else {
+		// YAML (and JSON, its subset) breaks lines at CR, LF and CRLF;
+		// cue's decoder maps yaml.v3's positions back to bytes by LF
+		// only, so a lone CR made it index past its line table.
+		data := unifyLineBreaks(data)
 		f, err := yaml.Extract(path, data)
 		if err != nil {
 			return nil, &InvalidError{Diagnostics: cueDiagnostics(path, data, err)}
@@ -166,7 +208,7 @@ func Parse(path string, data []byte) (*Manifest, error) {
 	if err := u.Validate(cue.Concrete(true)); err != nil {
 		return nil, &InvalidError{Diagnostics: cueDiagnostics(path, data, err)}
 	}
-	m := &Manifest{Path: path, Dir: filepath.Dir(path), Data: data}
+	m = &Manifest{Path: path, Dir: filepath.Dir(path), Data: data}
 	if err := u.Decode(m); err != nil {
 		return nil, &InvalidError{Diagnostics: cueDiagnostics(path, data, err)}
 	}
@@ -175,6 +217,16 @@ func Parse(path string, data []byte) (*Manifest, error) {
 		return nil, &InvalidError{Diagnostics: diags}
 	}
 	return m, nil
+}
+
+// unifyLineBreaks turns CRLF and lone CR line breaks into LF, which YAML
+// reads the same way; positions (line, column) do not move.
+func unifyLineBreaks(data []byte) []byte {
+	if bytes.IndexByte(data, '\r') < 0 {
+		return data
+	}
+	out := bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+	return bytes.ReplaceAll(out, []byte("\r"), []byte("\n"))
 }
 
 // check adds the rules the schema cannot express.

@@ -244,6 +244,11 @@ func loadSnapshot(path string, lineage [16]byte, txn *memdb.Txn) (*snapshotInfo,
 		return nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := fi.Size()
 	r := bufio.NewReaderSize(f, 1<<20)
 	hdr := make([]byte, snapshotHeaderSize)
 	if _, err := io.ReadFull(r, hdr); err != nil {
@@ -294,6 +299,13 @@ func loadSnapshot(path string, lineage [16]byte, txn *memdb.Txn) (*snapshotInfo,
 			n := binary.LittleEndian.Uint32(fh[0:])
 			if n == 0 || n > maxFrame {
 				res <- frameResult{off: off, err: fmt.Errorf("bad frame length %d", n)}
+				order <- res
+				return
+			}
+			if off+frameHeaderSize+int64(n) > size {
+				// Checked before allocating: a damaged length must not
+				// make a small file cost maxFrame bytes of memory.
+				res <- frameResult{off: off, err: fmt.Errorf("frame of %d bytes runs past the end of the file", n)}
 				order <- res
 				return
 			}

@@ -435,6 +435,7 @@ func (s *Store) Close() error {
 		// pruning: once the lock is released, files belong to the next
 		// writer.
 		s.snapMu.Lock()
+		//lint:ignore SA2001 waiting for a running Compact to let go of snapMu is the point
 		s.snapMu.Unlock()
 		s.broker.close()
 		s.abandon()

@@ -333,6 +333,7 @@ func (w *Workflow) applyMapping(reply *wire.PlaceReply) error {
 		if detail == "" {
 			detail = "no VIM for " + strings.Join(missing, ", ")
 		}
+		//lint:ignore ST1005 the original's "Unable to perform placement." with its detail, as the records show it
 		return &stepError{Value: "Unable to perform placement.", exact: true, err: fmt.Errorf("Unable to perform placement: %s", detail)}
 	}
 	w.orderedVIMs = w.orderVIMs()

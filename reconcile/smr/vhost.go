@@ -88,7 +88,8 @@ func (s *SMR) ensure(ctx context.Context, v *vhost) error {
 		return fmt.Errorf("cannot connect to vhost %s: %v", v.name, err)
 	}
 	ep := bus.NewEndpoint(b, bus.AppSMR, bus.WithLogger(s.cfg.Logger))
-	if _, err := ep.Handle(ctx, bus.TopicSMRegistration, bus.SkipOwn|bus.RequestsOnly, func(ctx context.Context, m *bus.Message) {
+	// err must be the function's err: a failed Handle below is reported.
+	if _, err = ep.Handle(ctx, bus.TopicSMRegistration, bus.SkipOwn|bus.RequestsOnly, func(ctx context.Context, m *bus.Message) {
 		s.onRegistration(ctx, v, ep, m)
 	}); err == nil {
 		_, err = ep.Handle(ctx, bus.TopicSMStatus, bus.SkipOwn|bus.NotificationsOnly, func(_ context.Context, m *bus.Message) {
