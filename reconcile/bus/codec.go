@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -116,9 +114,6 @@ func MarshalYAML(v any) (b []byte, err error) {
 			b, err = nil, fmt.Errorf("cannot encode %T: %v", v, r)
 		}
 	}()
-	if b, ok := appendJSON(make([]byte, 0, 512), v, false); ok {
-		return append(b, '\n'), nil // what json.Encoder.Encode writes
-	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -144,9 +139,6 @@ func marshalJSON(v any) (b []byte, err error) {
 			b, err = nil, fmt.Errorf("cannot encode %T: %v", v, r)
 		}
 	}()
-	if b, ok := appendJSON(make([]byte, 0, 512), v, true); ok {
-		return b, nil
-	}
 	return json.Marshal(v)
 }
 
@@ -194,43 +186,13 @@ func Unmarshal(body []byte, v any) (err error) {
 	if len(trimmed) == 0 {
 		return fmt.Errorf("empty body")
 	}
-	if trimmed[0] == '{' || trimmed[0] == '[' {
-		// The JSON decoder checks the syntax of the whole value before
-		// it assigns anything, so a body that is not JSON after all
-		// leaves v untouched for the YAML decoder (no json.Valid pass
-		// first: it would scan every body once more).
-		if ok, err := unmarshalJSONOnly(trimmed, v); ok {
-			return err
-		}
+	if (trimmed[0] == '{' || trimmed[0] == '[') && json.Valid(trimmed) {
+		return unmarshalJSON(trimmed, v)
 	}
 	if err := yaml.Unmarshal(body, v); err != nil {
 		return err
 	}
 	return nil
-}
-
-// unmarshalJSONOnly decodes b as unmarshalJSON does when b is one JSON
-// value and nothing else (ok), and leaves v untouched otherwise (not ok).
-func unmarshalJSONOnly(b []byte, v any) (ok bool, err error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return false, nil
-		}
-		return true, err
-	}
-	if dec.InputOffset() != int64(len(b)) {
-		// Something follows the first value: not JSON. The YAML decoder
-		// starts from a zero v, as if the JSON one had never run.
-		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
-			rv.Elem().SetZero()
-		}
-		return false, nil
-	}
-	fixNumbers(v)
-	return true, nil
 }
 
 // unmarshalJSON decodes JSON with YAML's number typing: integers become int,
