@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,11 +48,11 @@ func (p *platform) restartBroker(t *testing.T, down time.Duration) {
 	m := amqptest.Manager(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	// A broker going down closes every connection first
-	// (CONNECTION_FORCED); then its non-durable state is gone.
-	if err := m.CloseConnections(ctx, p.vhost, "manoctl test: broker restart"); err != nil {
-		t.Fatalf("broker restart: close connections: %v", err)
-	}
+	// A broker going down closes every connection and loses its
+	// non-durable state; until it is back, no one gets in. Deleting the
+	// vhost does all of that at once (closing the connections first,
+	// apart, would let the clients back in to a vhost about to go, a
+	// window a real restart does not have).
 	if err := m.DeleteVhost(ctx, p.vhost); err != nil {
 		t.Fatalf("broker restart: delete vhost: %v", err)
 	}
@@ -60,6 +61,9 @@ func (p *platform) restartBroker(t *testing.T, down time.Duration) {
 		t.Fatalf("broker restart: re-create vhost: %v", err)
 	}
 }
+
+// uuidRE matches the ids in error texts, so that like errors count as one.
+var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 
 func sonataDemo(t testing.TB) wire.CreateRequest {
 	t.Helper()
@@ -193,11 +197,11 @@ func TestBrokerRestartDuringInstantiations(t *testing.T) {
 			ready[id] = true
 		default:
 			nError++
-			reasons[o.res.Err().Error()]++
+			reasons[uuidRE.ReplaceAllString(o.res.Err().Error(), "<id>")]++
 		}
 	}
 	for r, k := range reasons {
-		t.Logf("%d ERROR: %s", k, r)
+		t.Logf("%d ERROR: %.300s", k, r)
 	}
 	t.Logf("after the broker restart: %d READY, %d ERROR, %d lost to the client (timeout)", nReady, nError, nTimeout)
 

@@ -2,14 +2,19 @@ package embedded_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/manoctl/manoctl/adapters/embedded"
 	"github.com/manoctl/manoctl/adapters/emulator"
+	"github.com/manoctl/manoctl/adapters/membus"
 	"github.com/manoctl/manoctl/reconcile/bus"
+	"github.com/manoctl/manoctl/reconcile/gk"
+	"github.com/manoctl/manoctl/reconcile/mano"
 	"github.com/manoctl/manoctl/reconcile/slm"
 )
 
@@ -132,5 +137,71 @@ func TestTerminationFailureKeepsRecordForRetry(t *testing.T) {
 	}
 	if fs := p.IA.Snapshot().Functions; len(fs) != 0 {
 		t.Fatalf("functions left: %v", fs)
+	}
+}
+
+// flakyBus refuses the first n subscriptions to one pattern, as a broker
+// does for a moment while it goes away (ACCESS_REFUSED on the reply
+// queue's declaration).
+type flakyBus struct {
+	bus.Bus
+	pattern string
+	left    atomic.Int32
+}
+
+func (b *flakyBus) Subscribe(ctx context.Context, pattern string, h bus.Handler, opts ...bus.SubscribeOption) (bus.Subscription, error) {
+	if pattern == b.pattern && b.left.Add(-1) >= 0 {
+		return nil, errors.New("injected: ACCESS_REFUSED declaring the reply queue")
+	}
+	return b.Bus.Subscribe(ctx, pattern, h, opts...)
+}
+
+// A rollback whose bus fails for a moment retries: the failed
+// instantiation leaves no function deployed and the service not prepared.
+// (Before, the rollback gave up at the first refused subscription and the
+// functions stayed on the VIMs.)
+func TestRollbackRetriesWhenTheBusFails(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	broker := membus.New()
+	defer broker.Close()
+	ia, err := emulator.New(inventory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ia.Close()
+	if err := ia.Start(ctx, broker.Default()); err != nil {
+		t.Fatal(err)
+	}
+	flaky := &flakyBus{Bus: broker.Default(), pattern: bus.TopicIAServiceRemove}
+	flaky.left.Store(2)
+	rec := slm.NewMemRecords()
+	m, err := mano.Start(ctx, flaky, mano.Config{Placer: embedded.DefaultPlacer(), Records: rec, Timeouts: fastTimeouts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	client := gk.New(broker.Default(), bus.AppManoctl)
+	defer client.Close()
+
+	before := ia.VIMs()
+	ia.Inject(bus.TopicIAChainConfigure, 1, emulator.Fail("injected failure"))
+	res, err := client.Create(ctx, demo(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK() {
+		t.Fatal("instantiation succeeded despite the fault")
+	}
+	if fs := ia.Snapshot().Functions; len(fs) != 0 {
+		t.Errorf("%d functions left deployed after the rollback: %+v", len(fs), fs)
+	}
+	assertCapacity(t, before, ia.VIMs())
+	if left := flaky.left.Load(); left >= 0 {
+		t.Errorf("the rollback subscribed %d times fewer than the test refused", left+1)
+	}
+	svcs := rec.Services()
+	if len(svcs) != 1 || svcs[0].Status != slm.StatusError || svcs[0].Prepared {
+		t.Fatalf("service record %+v", svcs)
 	}
 }

@@ -153,6 +153,11 @@ type stepError struct {
 	// "Unable to perform placement."), which go to the requester byte
 	// for byte; other texts are prefixed with the failing step's name.
 	exact bool
+	// transport marks a request that never reached its peer, or whose
+	// reply could not be awaited: the bus itself failed (a broker going
+	// away refuses the reply subscription, say). Trying again later may
+	// work; the peer has not answered.
+	transport bool
 }
 
 func (e *stepError) Error() string {
@@ -359,7 +364,12 @@ func (w *Workflow) interSLM() {
 func (w *Workflow) request(topic string, payload any, out any, opts ...bus.CallOption) error {
 	m, err := w.slm.ep.Request(w.ctx, topic, payload, opts...)
 	if err != nil {
-		return wrapErr(topic, err)
+		werr := wrapErr(topic, err)
+		var se *stepError
+		if errors.As(werr, &se) && !bus.IsTimeout(err) && !errors.Is(err, bus.ErrClosed) && w.ctx.Err() == nil {
+			se.transport = true
+		}
+		return werr
 	}
 	if err := m.Decode(out); err != nil {
 		if bus.IsIA(m.AppID) {
@@ -417,7 +427,7 @@ func (w *Workflow) rollback() bool {
 				continue
 			}
 			did = true
-			if err := w.removeFunction(f); err != nil {
+			if err := w.undo("remove function", func() error { return w.removeFunction(f) }); err != nil {
 				w.log.Error("rollback: remove function", "function", f.ID, "err", err)
 			}
 		}
@@ -425,19 +435,23 @@ func (w *Workflow) rollback() bool {
 	}
 	if w.wanConfigured {
 		did = true
-		if err := w.iaStatus(bus.TopicIAWanDeconfigure, wire.IAServiceInstance{ServiceInstanceID: w.State.ID}); err != nil {
+		if err := w.undo("wan.deconfigure", func() error {
+			return w.iaStatus(bus.TopicIAWanDeconfigure, wire.IAServiceInstance{ServiceInstanceID: w.State.ID})
+		}); err != nil {
 			w.log.Error("rollback: wan.deconfigure", "err", err)
 		}
 	}
 	if w.chained {
 		did = true
-		if err := w.iaStatus(bus.TopicIAChainDeconfigure, wire.IAServiceInstance{ServiceInstanceID: w.State.ID}); err != nil {
+		if err := w.undo("chain.deconfigure", func() error {
+			return w.iaStatus(bus.TopicIAChainDeconfigure, wire.IAServiceInstance{ServiceInstanceID: w.State.ID})
+		}); err != nil {
 			w.log.Error("rollback: chain.deconfigure", "err", err)
 		}
 	}
 	if w.prepared {
 		did = true
-		if err := w.removeService(); err != nil {
+		if err := w.undo("service.remove", w.removeService); err != nil {
 			w.log.Error("rollback: service.remove", "err", err)
 		} else {
 			w.State.Prepared = false
@@ -457,6 +471,39 @@ func (w *Workflow) rollback() bool {
 		}
 	}
 	return did
+}
+
+// undoRetries and undoBackoff bound how rollback retries a call that the
+// bus failed (see undo): 7.5 s in all, longer than a broker takes to
+// come back.
+const (
+	undoRetries = 4
+	undoBackoff = 500 * time.Millisecond
+)
+
+// undo runs one rollback call, retrying it with backoff while the bus
+// itself fails. Giving up at once would leave functions deployed that no
+// running service owns: the broker restarting under a failing workflow
+// refuses its reply subscription for a moment, then works again. An
+// answer of the peer, and a timeout (the peer may have heard), are
+// final.
+func (w *Workflow) undo(what string, call func() error) error {
+	err := call()
+	for attempt := 1; attempt <= undoRetries && isTransport(err); attempt++ {
+		w.log.Warn("rollback: the bus failed, retrying", "call", what, "attempt", attempt, "err", err)
+		select {
+		case <-time.After(undoBackoff << (attempt - 1)):
+		case <-w.ctx.Done():
+			return err
+		}
+		err = call()
+	}
+	return err
+}
+
+func isTransport(err error) bool {
+	var se *stepError
+	return errors.As(err, &se) && se.transport
 }
 
 // removeFunction removes one function instance through the FLM
