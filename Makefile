@@ -20,6 +20,7 @@ build:
 test: rabbitmq
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -run 'TestManoctlImageReproducible' ./adapters/ociimage
 
 # Quick loop without the race detector.
 test-short:

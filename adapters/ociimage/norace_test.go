@@ -1,0 +1,5 @@
+//go:build !race
+
+package ociimage_test
+
+const raceEnabled = false
