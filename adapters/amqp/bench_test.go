@@ -151,10 +151,23 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 // The floor under BenchmarkRequestReply on this machine: the same round
 // trip with bare amqp091 (a confirmed publish each way, a consumer on each
 // side, no bus layer, no YAML, no echo of the request to the requester).
-func BenchmarkRawAMQP091RoundTrip(b *testing.B) {
+func BenchmarkRawAMQP091RoundTrip(b *testing.B) { benchRawRoundTrip(b, false) }
+
+// The same with the topology of the SONATA protocol (wire-protocol §1.6),
+// which BenchmarkRequestReply cannot avoid: the reply travels on the
+// request topic, so requester and responder both bind that topic and each
+// receives the request and the reply (and skips the one it does not
+// want). The broker routes every message to two queues.
+func BenchmarkRawAMQP091RoundTripEcho(b *testing.B) { benchRawRoundTrip(b, true) }
+
+func benchRawRoundTrip(b *testing.B, echo bool) {
 	amqptest.Require(b)
 	vhost := amqptest.Vhost(b)
 	const ex = "manoctl.bench.raw"
+	reqKey, replyKey := "raw.req", "raw.reply"
+	if echo {
+		replyKey = reqKey
+	}
 	side := func(key string) (*amqp091.Channel, <-chan amqp091.Delivery) {
 		c := amqptest.Dial(b, vhost)
 		pub, err := c.Channel()
@@ -199,22 +212,28 @@ func BenchmarkRawAMQP091RoundTrip(b *testing.B) {
 		}
 		return pub, d
 	}
-	send := func(ch *amqp091.Channel, key string) {
+	send := func(ch *amqp091.Channel, key string, request bool) {
+		p := amqp091.Publishing{Body: []byte("status: COMPLETED\n"), DeliveryMode: amqp091.Persistent}
+		if request {
+			p.ReplyTo = key
+		}
 		dc, err := ch.PublishWithDeferredConfirm(ex, key,
 			false, // mandatory
 			false, // immediate
-			amqp091.Publishing{Body: []byte("status: COMPLETED\n"), DeliveryMode: amqp091.Persistent})
+			p)
 		if err != nil {
 			b.Error(err)
 			return
 		}
 		dc.Wait()
 	}
-	cpub, replies := side("raw.reply")
-	spub, requests := side("raw.req")
+	cpub, replies := side(replyKey)
+	spub, requests := side(reqKey)
 	go func() {
 		for d := range requests {
-			send(spub, "raw.reply")
+			if d.ReplyTo != "" {
+				send(spub, replyKey, false)
+			}
 			_ = d.Ack(false) // multiple=false
 		}
 	}()
@@ -222,9 +241,14 @@ func BenchmarkRawAMQP091RoundTrip(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		t0 := time.Now()
-		send(cpub, "raw.req")
-		d := <-replies
-		_ = d.Ack(false) // multiple=false
+		send(cpub, reqKey, true)
+		for {
+			d := <-replies
+			_ = d.Ack(false) // multiple=false
+			if d.ReplyTo == "" {
+				break // the reply; with echo, the request came first
+			}
+		}
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()

@@ -23,8 +23,10 @@ import (
 // The Bus owns one AMQP connection at a time. A supervisor goroutine
 // watches it and, when it is lost, reconnects with backoff, declares the
 // exchange again and restores every live subscription before it lets
-// publishing resume. One publisher goroutine owns the confirm-mode channel
-// of each connection; each subscription has a channel of its own.
+// publishing resume. Each connection has one confirm-mode channel for
+// publishing, written by the publishing goroutines one at a time and
+// watched by one publisher goroutine (confirms, returns, flow control);
+// each subscription has a channel of its own.
 type Bus struct {
 	cfg *resolved
 
@@ -33,7 +35,6 @@ type Bus struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	pubq    chan *pubReq  // publish requests, read by the current publisher
 	closing chan struct{} // closed when Close begins: no new subscriptions
 	closed  chan struct{} // closed when publishing ends
 
@@ -84,7 +85,6 @@ func Dial(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	b := &Bus{
 		cfg:     r,
-		pubq:    make(chan *pubReq),
 		closing: make(chan struct{}),
 		closed:  make(chan struct{}),
 		changed: make(chan struct{}),

@@ -15,7 +15,8 @@
 //     exclusive; shared queues (bus.WithQueue) are durable and named with
 //     the manoctl. prefix, never like a topic (§1.3, §14.1 T1, T2).
 //     Subscribe returns after queue.bind-ok (T3). Manual ack after the
-//     handler (batched with multiple=true for in-order subscriptions),
+//     handler (batched with multiple=true: in order for one worker, the
+//     handled prefix of the delivery tags for concurrent workers),
 //     prefetch 100, one channel per subscription.
 //   - Properties both ways (§1.4, §1.5): app_id, correlation_id, reply_to,
 //     content_type, content_encoding utf-8, headers; absent and empty are

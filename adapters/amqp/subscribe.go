@@ -164,6 +164,7 @@ type attachment struct {
 	deliveries <-chan amqp091.Delivery
 	wg         sync.WaitGroup // this attachment's workers
 	dead       bool           // guarded by subscription.mu
+	acks       *ackBatcher    // acknowledges for concurrent workers (n > 1)
 }
 
 func (s *Subscription) queueName() string {
@@ -230,6 +231,9 @@ func (s *Subscription) attach(conn *amqp091.Connection, gen uint64) error {
 		return err
 	}
 	a.gen, a.conn = gen, conn
+	if s.n > 1 {
+		a.acks = &ackBatcher{s: s, a: a, handled: map[uint64]bool{}}
+	}
 	s.cur = a
 	a.wg.Add(s.n)
 	b.workers.Add(s.n + 1) // workers and their monitor: Close waits for them, bounded
@@ -302,7 +306,9 @@ const (
 // so it acknowledges them in batches (see ackBatch): request/reply traffic
 // then costs the broker and this process one ack frame per burst instead
 // of one per message, and no ack write stands between the echo of a
-// request and its reply. Concurrent workers ack each delivery on its own.
+// request and its reply. Concurrent workers finish out of order; their
+// ackBatcher acknowledges the handled prefix of the delivery tags in the
+// same batches.
 //
 // A handled delivery stays in the Bus's inflight count until its ack is
 // written, so that Close, which waits for that count, never closes the
@@ -357,6 +363,9 @@ func (s *Subscription) work(a *attachment) {
 			// channel returns it to its queue (a shared queue's other
 			// consumers get it) or it goes with its private queue.
 			flush()
+			if !lazy {
+				a.acks.skip(d.DeliveryTag)
+			}
 			continue
 		}
 		s.slots <- struct{}{}
@@ -367,8 +376,7 @@ func (s *Subscription) work(a *attachment) {
 		s.handle(&d)
 		<-s.slots
 		if !lazy {
-			_ = a.ch.Ack(d.DeliveryTag, false) // multiple=false: other workers' deliveries may still be running
-			b.inflight.Done()
+			a.acks.done(d.DeliveryTag)
 			continue
 		}
 		last = d.DeliveryTag
@@ -376,6 +384,153 @@ func (s *Subscription) work(a *attachment) {
 			flush()
 		}
 	}
+}
+
+// ackBatcher acknowledges the deliveries of an attachment whose workers run
+// concurrently. Delivery tags count the channel's deliveries from 1 (the
+// channel has this one consumer); handlers finish in any order, so the
+// batcher keeps the tags handled above the contiguous prefix and
+// acknowledges the prefix with one multiple ack once ackBatch deliveries
+// are pending or ackDelay after the first of them. Like the in-order path,
+// a handled delivery stays in the Bus's inflight count until its ack is
+// written.
+//
+// Handled deliveries above a gap (a handler still running) are not held
+// for long: unacknowledged, they count against the prefetch window, and a
+// slow handler would stop the broker delivering to the others. When the
+// flush timer fires, or once ackBatch of them wait, each is acknowledged
+// on its own; the multiple ack that later covers the prefix is then
+// written at the highest tag not yet acknowledged (a multiple ack must name
+// an unacknowledged tag).
+//
+// A delivery left unacknowledged on purpose (see skip) breaks the prefix
+// for good: from then on each delivery is acknowledged on its own.
+type ackBatcher struct {
+	s *Subscription
+	a *attachment
+
+	mu      sync.Mutex
+	acked   uint64 // every tag up to acked is acknowledged
+	top     uint64 // the tags up to top are handled (top >= acked)
+	last    uint64 // highest unacknowledged tag in (acked, top]; 0 if none
+	pending int    // unacknowledged tags in (acked, top]
+	// handled holds the handled tags above top+1; true once acknowledged
+	// on its own.
+	handled map[uint64]bool
+	held    int         // entries of handled still false
+	broken  bool        // a tag was skipped: ack one by one
+	timer   *time.Timer // pending flush, if any
+	closed  bool
+}
+
+// done records that the handler of tag returned.
+func (k *ackBatcher) done(tag uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.broken || k.closed {
+		k.ackLocked(tag, false) // multiple=false: other deliveries may still be running
+		k.s.b.inflight.Done()
+		return
+	}
+	if tag != k.top+1 {
+		// An earlier delivery still runs.
+		k.handled[tag] = false
+		k.held++
+	} else {
+		k.top, k.last = tag, tag
+		k.pending++
+		for {
+			acked, ok := k.handled[k.top+1]
+			if !ok {
+				break
+			}
+			delete(k.handled, k.top+1)
+			k.top++
+			if !acked {
+				k.held--
+				k.last = k.top
+				k.pending++
+			}
+		}
+	}
+	switch {
+	case k.pending >= ackBatch:
+		k.flushLocked(k.held >= ackBatch)
+	case k.held >= ackBatch:
+		k.flushLocked(true)
+	case k.timer == nil && k.pending+k.held > 0:
+		k.timer = time.AfterFunc(ackDelay, k.flush)
+	}
+}
+
+// skip records that tag was left unacknowledged, for the broker to give
+// it to another consumer when the channel closes.
+func (k *ackBatcher) skip(tag uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.broken {
+		return
+	}
+	k.broken = true
+	k.flushLocked(true)
+	clear(k.handled)
+}
+
+// flush is the timer's: everything handled has waited long enough.
+func (k *ackBatcher) flush() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.timer = nil
+	k.flushLocked(true)
+}
+
+// flushLocked acknowledges the handled prefix and, with all, the handled
+// deliveries above the gap, each on its own.
+func (k *ackBatcher) flushLocked(all bool) {
+	if k.timer != nil {
+		k.timer.Stop()
+		k.timer = nil
+	}
+	if k.pending > 0 {
+		k.ackLocked(k.last, true) // multiple=true: every tag up to last is handled
+		for range k.pending {
+			k.s.b.inflight.Done()
+		}
+	}
+	k.acked, k.last, k.pending = k.top, 0, 0
+	if all && k.held > 0 {
+		for t, acked := range k.handled {
+			if !acked {
+				k.ackLocked(t, false) // multiple=false: tags below t may be running
+				k.s.b.inflight.Done()
+				k.handled[t] = true
+			}
+		}
+		k.held = 0
+	}
+	if k.held > 0 && k.timer == nil {
+		k.timer = time.AfterFunc(ackDelay, k.flush)
+	}
+}
+
+// ackLocked writes an ack, except for a private queue that Unsubscribe is
+// deleting (the broker would refuse tags of a deleted queue). A failed ack
+// means a lost channel: the broker redelivers.
+func (k *ackBatcher) ackLocked(tag uint64, multiple bool) {
+	if k.s.shared != "" || !k.s.stoppedNow() {
+		_ = k.a.ch.Ack(tag, multiple)
+	}
+}
+
+// close flushes once the attachment's workers have ended: the handled
+// prefix is acknowledged, and so is each delivery handled above a gap
+// (whose own delivery was never handled).
+func (k *ackBatcher) close() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.flushLocked(true)
+	clear(k.handled)
+	k.closed = true
 }
 
 func (s *Subscription) stoppedNow() bool {
@@ -419,6 +574,9 @@ func (s *Subscription) monitor(a *attachment) {
 	b := s.b
 	defer b.workers.Done()
 	a.wg.Wait()
+	if a.acks != nil {
+		a.acks.close() // the workers are done: acknowledge what they handled
+	}
 	s.mu.Lock()
 	stopped, current, unsub := s.stopped, s.cur == a, s.unsub
 	if current {

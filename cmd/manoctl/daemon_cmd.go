@@ -23,6 +23,7 @@ func newCmdDaemon(f *factory) *cobra.Command {
 	var cfg daemon.Config
 	var plugins, logLevel, logFormat string
 	var timeoutScale float64
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "daemon [flags]",
 		Short: "Run the MANO plugins persistently on RabbitMQ",
@@ -69,6 +70,12 @@ the next start.`,
 			if cfg.SPRest, err = sprest.FromEnv(os.LookupEnv); err != nil {
 				return usageErrorf("%v", err)
 			}
+			tuneGC()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			return runDaemon(cmd.Context(), cfg)
 		},
 	}
@@ -87,6 +94,7 @@ the next start.`,
 	fl.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "how long shutdown waits for running workflows")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	addCPUProfileFlag(fl, &cpuProfile)
 	return cmd
 }
 

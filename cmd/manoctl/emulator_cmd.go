@@ -19,6 +19,7 @@ func newCmdEmulator(f *factory) *cobra.Command {
 	var seed uint64
 	var latency []string
 	var concurrency int
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "emulator --vims FILE [flags]",
 		Short: "Run the infrastructure-adaptor emulator on RabbitMQ, or work with the embedded one",
@@ -53,6 +54,12 @@ state directory instead.`,
 			if concurrency < 1 {
 				return usageErrorf("--concurrency must be at least 1")
 			}
+			tuneGC()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			return runEmulator(cmd.Context(), emulatorOptions{broker: broker, exchange: exchange, vims: vims,
 				state: stateFile, ready: readyFile, seed: seed, log: log, latency: lat, concurrency: concurrency})
 		},
@@ -67,6 +74,7 @@ state directory instead.`,
 	fl.StringVar(&logLevel, "log-level", "info", "log level")
 	fl.StringArrayVar(&latency, "latency", nil, "delay the calls of a topic pattern: PATTERN=DURATION (repeatable)")
 	fl.IntVar(&concurrency, "concurrency", 16, "calls handled at once")
+	addCPUProfileFlag(fl, &cpuProfile)
 	cmd.AddCommand(newCmdEmulatorLose(f))
 	return cmd
 }

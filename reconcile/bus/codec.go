@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -114,6 +116,9 @@ func MarshalYAML(v any) (b []byte, err error) {
 			b, err = nil, fmt.Errorf("cannot encode %T: %v", v, r)
 		}
 	}()
+	if b, ok := appendJSON(make([]byte, 0, 512), v, false); ok {
+		return append(b, '\n'), nil // what json.Encoder.Encode writes
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -139,6 +144,9 @@ func marshalJSON(v any) (b []byte, err error) {
 			b, err = nil, fmt.Errorf("cannot encode %T: %v", v, r)
 		}
 	}()
+	if b, ok := appendJSON(make([]byte, 0, 512), v, true); ok {
+		return b, nil
+	}
 	return json.Marshal(v)
 }
 
@@ -186,13 +194,56 @@ func Unmarshal(body []byte, v any) (err error) {
 	if len(trimmed) == 0 {
 		return fmt.Errorf("empty body")
 	}
-	if (trimmed[0] == '{' || trimmed[0] == '[') && json.Valid(trimmed) {
-		return unmarshalJSON(trimmed, v)
+	if trimmed[0] == '{' || trimmed[0] == '[' {
+		// No json.Valid pass first: it would scan every body once more.
+		if ok, err := unmarshalJSONOnly(trimmed, v); ok {
+			return err
+		}
 	}
 	if err := yaml.Unmarshal(body, v); err != nil {
 		return err
 	}
 	return nil
+}
+
+// unmarshalJSONOnly decodes b (trimmed, opening with '{' or '[') as
+// unmarshalJSON does when b is one JSON value and nothing else (ok), and
+// reports not ok otherwise, for the YAML decoder to read b. A body that
+// does not end with the closing bracket of its first byte is not one JSON
+// value, and v is left untouched. A body that does, but holds more after
+// its first value (`{"a": 1} # }`, rare), has been decoded into v by then:
+// v is reset to its zero value for the YAML decoder.
+func unmarshalJSONOnly(b []byte, v any) (ok bool, err error) {
+	closer := byte('}')
+	if b[0] == '[' {
+		closer = ']'
+	}
+	if b[len(b)-1] != closer {
+		return false, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	err = dec.Decode(v)
+	var se *json.SyntaxError
+	if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		// The decoder checks the syntax of the whole value before it
+		// assigns anything: v is untouched.
+		return false, nil
+	}
+	if dec.InputOffset() != int64(len(b)) {
+		// Something follows the first value: not JSON (json.Valid would
+		// have said so). The first value may have been assigned, even
+		// with a type error: the YAML decoder starts from a zero v.
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+			rv.Elem().SetZero()
+		}
+		return false, nil
+	}
+	if err != nil {
+		return true, err // a JSON type error, as unmarshalJSON reports it
+	}
+	fixNumbers(v)
+	return true, nil
 }
 
 // unmarshalJSON decodes JSON with YAML's number typing: integers become int,

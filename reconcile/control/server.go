@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -298,11 +299,47 @@ func (s *Server) publishEvents(ctx context.Context) {
 	}
 }
 
+// eventWindow is how long the relay gathers record changes before it
+// publishes them. A lifecycle workflow rewrites its operation at every
+// step and its service and functions several times: events carry whole
+// records, so the latest change of each record within the window says
+// everything its predecessors said, and watchers (manoctl events, the TUI)
+// miss nothing but intermediate versions. Under load this divides the
+// event traffic several times over, for at most this much delay.
+const eventWindow = 100 * time.Millisecond
+
+// eventPublishers bounds the events of a window being published at once.
+const eventPublishers = 16
+
 // relay publishes sub's batches until ctx ends (false) or sub overflows
-// (true).
+// (true), one window (eventWindow) at a time, with only the latest change
+// of each record of the window. A record's events stay in order: a window
+// is published in full before the next one starts.
 func (s *Server) relay(ctx context.Context, sub *records.Subscription) bool {
 	defer sub.Close()
+	type change struct {
+		ev  records.Event
+		seq int // order of the record's latest change in the window
+	}
 	for {
+		var pending map[[2]string]*change
+		seq := 0
+		add := func(b records.EventBatch) {
+			for _, e := range b.Events {
+				seq++
+				k := [2]string{e.Table, e.Key}
+				c := pending[k]
+				if c == nil {
+					pending[k] = &change{ev: e, seq: seq}
+					continue
+				}
+				op := e.Op
+				if c.ev.Op == records.EventCreate && op == records.EventUpdate {
+					op = records.EventCreate // created in this window, as far as watchers know
+				}
+				c.ev, c.ev.Op, c.seq = e, op, seq
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return false
@@ -310,11 +347,64 @@ func (s *Server) relay(ctx context.Context, sub *records.Subscription) bool {
 			if !ok {
 				return errors.Is(sub.Err(), records.ErrSubscriptionOverflow)
 			}
-			for _, e := range batch.Events {
-				obj, _ := json.Marshal(e.Object)
-				ev := Event{Index: batch.Index, Table: e.Table, Key: e.Key, Op: string(e.Op), Time: time.Now().UTC(), Object: obj}
-				s.ep.Notify(ctx, TopicEvents+"."+e.Table, ev, "")
+			pending = map[[2]string]*change{}
+			add(batch)
+		}
+		window := time.NewTimer(eventWindow)
+		overflow, open, stopping := false, true, false
+		for open {
+			select {
+			case <-ctx.Done():
+				// The window's changes still go out, briefly: the Bus
+				// outlives the server.
+				window.Stop()
+				open, stopping = false, true
+			case batch, ok := <-sub.C:
+				if !ok {
+					overflow, open = errors.Is(sub.Err(), records.ErrSubscriptionOverflow), false
+					window.Stop()
+					if !overflow {
+						return false
+					}
+					break
+				}
+				add(batch)
+			case <-window.C:
+				open = false
 			}
+		}
+		changes := make([]*change, 0, len(pending))
+		for _, c := range pending {
+			changes = append(changes, c)
+		}
+		slices.SortFunc(changes, func(a, b *change) int { return a.seq - b.seq })
+		pctx := ctx
+		if stopping {
+			var cancel context.CancelFunc
+			pctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+		}
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, eventPublishers)
+		now := time.Now().UTC()
+		for _, c := range changes {
+			e := c.ev
+			obj, _ := json.Marshal(e.Object)
+			ev := Event{Index: e.Index, Table: e.Table, Key: e.Key, Op: string(e.Op), Time: now, Object: obj}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.ep.Notify(pctx, TopicEvents+"."+e.Table, ev, "")
+				<-sem
+			}()
+		}
+		wg.Wait()
+		if stopping {
+			return false
+		}
+		if overflow {
+			return true
 		}
 	}
 }

@@ -390,7 +390,10 @@ func (s *Store) UpsertDescriptorTxn(txn *WriteTxn, kind DescriptorKind, doc desc
 	if doc == nil {
 		return "", errors.New("records: upsert of a nil descriptor")
 	}
-	canon, digest, err := CanonicalDoc(doc)
+	// Almost every upsert finds its descriptor stored already (every
+	// save of a service passes its NSD and VNFDs again): the digest alone
+	// says so, and the canonical copy is only built for a new one.
+	digest, err := DigestDoc(doc)
 	if err != nil {
 		return "", fmt.Errorf("records: descriptor: %w", err)
 	}
@@ -403,6 +406,10 @@ func (s *Store) UpsertDescriptorTxn(txn *WriteTxn, kind DescriptorKind, doc desc
 			return "", fmt.Errorf("records: descriptor %s is stored as %s, not %s", digest, existing.Kind, kind)
 		}
 		return digest, nil
+	}
+	canon, digest, err := CanonicalDoc(doc)
+	if err != nil {
+		return "", fmt.Errorf("records: descriptor: %w", err)
 	}
 	id := descriptor.IdentityOf(canon)
 	d := &Descriptor{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -199,6 +200,11 @@ var taskTable = map[string]task{}
 
 func (w *Workflow) run() {
 	w.log.Debug("workflow started", "kind", w.Kind, "schedule", w.Schedule)
+	// Room for a step per scheduled task, so that the operation's step
+	// list is not regrown step after step.
+	w.mu.Lock()
+	w.Op.Steps = slices.Grow(w.Op.Steps, len(w.Schedule))
+	w.mu.Unlock()
 	for len(w.Schedule) > 0 {
 		name := w.Schedule[0]
 		w.Schedule = w.Schedule[1:]
@@ -213,6 +219,8 @@ func (w *Workflow) run() {
 			w.fail(name, err)
 			return
 		}
+		// Recorded with the next step's start, or by finish: nothing
+		// happens in between, and a write per step is saved.
 		w.stepEnded(name, nil)
 	}
 	w.finish()
@@ -235,6 +243,10 @@ func (w *Workflow) stepStarted(name string) {
 	w.saveOperation(w.Op)
 }
 
+// stepEnded ends the running step. A failed step is recorded at once,
+// before the rollback; a step that succeeded is recorded with whatever
+// comes next (the next step's start, or the operation's end), which
+// follows without any I/O in between.
 func (w *Workflow) stepEnded(name string, err error) {
 	w.mu.Lock()
 	st := &w.Op.Steps[len(w.Op.Steps)-1]
@@ -246,7 +258,9 @@ func (w *Workflow) stepEnded(name string, err error) {
 		st.Status = "done"
 	}
 	w.mu.Unlock()
-	w.saveOperation(w.Op)
+	if err != nil {
+		w.saveOperation(w.Op)
+	}
 }
 
 func (w *Workflow) saveOperation(op *Operation) {

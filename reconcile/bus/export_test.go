@@ -1,0 +1,4 @@
+package bus
+
+// AppendJSON exports appendJSON to the external tests.
+var AppendJSON = appendJSON
