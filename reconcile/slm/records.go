@@ -158,8 +158,18 @@ func (m *MemRecords) LoadService(_ context.Context, id string) (*ServiceState, e
 
 func (m *MemRecords) SaveOperation(_ context.Context, op *Operation) error {
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	// A workflow saves its operation at every step with one more step
+	// each time: update the kept copy in place rather than copying the
+	// steps into a new slice at every save. Readers only ever get copies
+	// (Operations), made under the lock.
+	if cur, ok := m.ops[op.ID]; ok {
+		steps := append(cur.Steps[:0], op.Steps...)
+		*cur = *op
+		cur.Steps = steps
+		return nil
+	}
 	m.ops[op.ID] = op.Copy()
-	m.mu.Unlock()
 	return nil
 }
 
