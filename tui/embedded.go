@@ -13,7 +13,6 @@ import (
 	"github.com/manoctl/manoctl/reconcile/apply"
 	"github.com/manoctl/manoctl/reconcile/bus"
 	"github.com/manoctl/manoctl/reconcile/desired"
-	"github.com/manoctl/manoctl/reconcile/mano"
 	"github.com/manoctl/manoctl/reconcile/placement"
 	"github.com/manoctl/manoctl/reconcile/plan"
 	"github.com/manoctl/manoctl/reconcile/records"
@@ -56,53 +55,27 @@ type Embedded struct {
 }
 
 // StartEmbedded starts the platform on cfg.Store, as `manoctl apply`
-// does, with the plugin table kept in the records so that the plugins
-// view follows registrations and heartbeats. Plugin records left by an
-// earlier run are removed first: holding the lock proves their process is
-// gone.
+// does, with the state directory's plugin table (embedded.PluginTable):
+// the plugins view follows registrations and heartbeats, a plugin paused
+// or stopped earlier stays so, and what the view's actions do to the
+// plugins is kept for the next run.
 func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 	if cfg.Store == nil || cfg.Desired == nil {
 		return nil, errors.New("tui: embedded backend needs a store and a desired state")
 	}
-	if err := dropPlugins(cfg.Store); err != nil {
-		return nil, err
-	}
-	data, err := embedded.ReadInfra(cfg.Dir)
+	table, err := embedded.NewPluginTable(cfg.Store)
 	if err != nil {
 		return nil, err
 	}
-	ms := mano.NewStore(cfg.Store)
-	p, err := embedded.Start(context.WithoutCancel(ctx), embedded.Config{
-		Inventory: embedded.Inventory(cfg.Desired), IAState: data, Logger: cfg.Logger,
-		MANO: mano.Config{Placer: embedded.DefaultPlacer(), Records: ms, PluginStore: ms, Register: true},
+	// The session as `manoctl apply` runs it, so that what the UI
+	// applies is as safe against a crash (the removal journal).
+	sess, err := embedded.StartSessionWith(context.WithoutCancel(ctx), cfg.Desired, cfg.Store, cfg.Dir, func(c *embedded.Config) {
+		c.Logger, c.PluginTable = cfg.Logger, table
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Embedded{cfg: cfg, sess: &embedded.Session{Platform: p, Store: cfg.Store, Dir: cfg.Dir}}, nil
-}
-
-func dropPlugins(s *records.Store) error {
-	it, err := s.Plugins(nil)
-	if err != nil {
-		return err
-	}
-	var ids []string
-	for p := range it {
-		ids = append(ids, p.UUID)
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	_, err = s.Write(func(txn *records.WriteTxn) error {
-		for _, id := range ids {
-			if err := s.DeletePluginTxn(txn, id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return err
+	return &Embedded{cfg: cfg, sess: sess}, nil
 }
 
 // Session is the running platform.
@@ -331,6 +304,9 @@ func (e *Embedded) Apply(ctx context.Context, p *Proposal, progress func(string)
 		return errors.New("tui: nothing to apply")
 	}
 	snap := e.cfg.Store.Snapshot()
+	if err := embedded.CheckServing(snap.Reader()); err != nil {
+		return err
+	}
 	recs := plan.FromSnapshot(snap, false)
 	st := p.desired
 	if err := p.Plan.Check(recs.Lineage(), recs.Index(), st.ManifestDigest, st.DescriptorDigests); err != nil {

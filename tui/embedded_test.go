@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,8 +70,8 @@ func eventually(t *testing.T, m *Model, what string, cond func() bool) {
 // TestEmbedded_Flow runs the model over the real embedded platform on a
 // state directory, without a terminal: plugins register and beat, a
 // service is planned, applied and destroyed, a plugin is paused and
-// started, and closing saves the infrastructure and deregisters the
-// plugins.
+// started (apply refuses meanwhile), and closing saves the infrastructure
+// and keeps the plugin table as the run left it.
 func TestEmbedded_Flow(t *testing.T) {
 	st, dir := demoState(t)
 	stateDir := filepath.Join(dir, ".manoctl")
@@ -79,7 +80,7 @@ func TestEmbedded_Flow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	// A plugin left by a crashed run is cleared at start.
+	// A plugin left by a crashed run is replaced at start.
 	if _, err := store.UpsertPlugin(&records.Plugin{UUID: "dead", Name: "son-plugin.Old", State: "RUNNING"}); err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +204,15 @@ func TestEmbedded_Flow(t *testing.T) {
 		}
 	}
 	eventually(t, m, "the SLM paused", state("PAUSED"))
+	// While a plugin is paused the platform does not serve: apply
+	// refuses, as manoctl apply does, naming the plugin.
+	again, err := e.Plan(ctx, ActionApply, "demo-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Apply(ctx, again, func(string) {}); err == nil || !strings.Contains(err.Error(), "ServiceLifecycleManager is PAUSED") {
+		t.Errorf("apply with the SLM paused: %v", err)
+	}
 	if err := e.PluginLifecycle(ctx, slmUUID, "start"); err != nil {
 		t.Fatal(err)
 	}
@@ -216,8 +226,17 @@ func TestEmbedded_Flow(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// The plugin table stays as the run left it (embedded.PluginTable):
+	// the three plugins, running (the SLM was started again), and not
+	// the row of the crashed run.
 	it, _ := store.Plugins(nil)
+	var rows []string
 	for p := range it {
-		t.Errorf("plugin %s still registered after close", p.Name)
+		rows = append(rows, p.Name+" "+p.State)
+	}
+	slices.Sort(rows)
+	want := []string{"son-plugin.FunctionLifecycleManager RUNNING", "son-plugin.PlacementPlugin RUNNING", "son-plugin.ServiceLifecycleManager RUNNING"}
+	if !slices.Equal(rows, want) {
+		t.Errorf("plugin table after close: %q, want %q", rows, want)
 	}
 }

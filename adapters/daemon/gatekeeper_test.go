@@ -490,7 +490,8 @@ func TestThirdPartyPluginRegisters(t *testing.T) {
 	}
 
 	// son-pm-cli's lifecycle-pause, through the CLI and the daemon.
-	runCLI(t, "plugins", "pause", reg.UUID, "--broker", p.url)
+	// --wait 0: this plugin never reports PAUSED; son-pm-cli only sent.
+	runCLI(t, "plugins", "pause", reg.UUID, "--broker", p.url, "--wait", "0")
 	d = next(t, lifecycle, "lifecycle.pause", func(d amqp091.Delivery) bool { return strings.HasSuffix(d.RoutingKey, ".lifecycle.pause") })
 	if d.AppId != "son-plugin.SonPluginManager" {
 		t.Errorf("lifecycle.pause from %q", d.AppId)

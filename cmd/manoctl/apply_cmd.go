@@ -126,12 +126,16 @@ func runApply(ctx context.Context, f *factory, opts *applyOptions) error {
 		}
 		return nil
 	}
+	plugins, err := servingPluginTable(store)
+	if err != nil {
+		return err
+	}
 	if opts.planFile == "" && !opts.autoApprove {
 		if err := confirm(f.io); err != nil {
 			return err
 		}
 	}
-	p, err := embedded.StartSession(ctx, st, store, opts.state.dir)
+	p, err := embedded.StartSessionWith(ctx, st, store, opts.state.dir, func(c *embedded.Config) { c.PluginTable = plugins })
 	if err != nil {
 		return err
 	}

@@ -107,12 +107,16 @@ func runDestroy(ctx context.Context, f *factory, opts *destroyOptions, names []s
 		return nil
 	}
 	planHumanView(f.io.Out, pl, palette{on: f.io.ColorEnabled()}, false)
+	plugins, err := servingPluginTable(store)
+	if err != nil {
+		return err
+	}
 	if !opts.autoApprove {
 		if err := confirm(f.io); err != nil {
 			return err
 		}
 	}
-	p, err := embedded.StartSession(ctx, ds, store, opts.state.dir)
+	p, err := embedded.StartSessionWith(ctx, ds, store, opts.state.dir, func(c *embedded.Config) { c.PluginTable = plugins })
 	if err != nil {
 		return err
 	}

@@ -3,17 +3,25 @@ package main
 import (
 	"archive/zip"
 	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/manoctl/manoctl/adapters/amqp"
+	"github.com/manoctl/manoctl/adapters/amqp/amqptest"
 	"github.com/manoctl/manoctl/reconcile/records"
 )
 
@@ -68,10 +76,14 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"mkzip":    cmdMkzip,
-			"mkbig":    cmdMkbig,
-			"holdlock": cmdHoldLock,
-			"exitcode": cmdExitCode,
+			"mkzip":     cmdMkzip,
+			"mkbig":     cmdMkbig,
+			"holdlock":  cmdHoldLock,
+			"exitcode":  cmdExitCode,
+			"vhost":     cmdVhost,
+			"waitfile":  cmdWaitFile,
+			"putplugin": cmdPutPlugin,
+			"stdoutenv": cmdStdoutEnv,
 		},
 	})
 }
@@ -184,4 +196,97 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", strings.Join(args[1:], " "), got, want)
 	}
+}
+
+// cmdVhost creates a private virtual host on the test broker
+// (amqptest.URL, with full permissions for its user), sets $BROKER to its
+// URL, and deletes it, with its queues and connections, when the script
+// ends: vhost. Use it under [amqp].
+func cmdVhost(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: vhost")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := amqp.NewVhostManager(ctx, amqp.ManagerConfig{})
+	if err != nil {
+		ts.Fatalf("vhost: no way to manage vhosts on the test broker (is RabbitMQ running? `rabbitmq-server -detached`): %v", err)
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := "manoctl-test-script-" + hex.EncodeToString(b[:])
+	user := "guest"
+	if u, err := url.Parse(amqptest.URL()); err == nil && u.User != nil {
+		user = u.User.Username()
+	}
+	if err := amqp.EnsureVhost(ctx, m, name, user); err != nil {
+		ts.Fatalf("vhost: create %s: %v", name, err)
+	}
+	ts.Defer(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := m.DeleteVhost(ctx, name); err != nil {
+			ts.Logf("vhost: delete %s: %v", name, err)
+		}
+	})
+	u, err := amqp.URLWithVhost(amqptest.URL(), name)
+	ts.Check(err)
+	ts.Setenv("BROKER", u)
+}
+
+// cmdWaitFile waits until a file exists: waitfile FILE [TIMEOUT] (a Go
+// duration, 30s by default), for a background process's ready file.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waitfile FILE [TIMEOUT]")
+	}
+	timeout := 30 * time.Second
+	if len(args) == 2 {
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		timeout = d
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("waitfile: %s did not appear within %s", args[0], timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cmdPutPlugin writes a row into a state directory's plugin table, as a
+// plugin manager would have: putplugin DIR UUID NAME STATE. It stands for
+// registrations of earlier runs.
+func cmdPutPlugin(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: putplugin DIR UUID NAME STATE")
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o700))
+	s, err := records.Open(dir, records.Options{Command: "testscript putplugin"})
+	ts.Check(err)
+	defer s.Close()
+	now := time.Now().UTC()
+	_, err = s.UpsertPlugin(&records.Plugin{UUID: args[1], Name: args[2], Version: "0.1-dev", State: args[3],
+		RegisteredAt: now.Add(-time.Hour), LastHeartbeatAt: now.Add(-time.Minute)})
+	ts.Check(err)
+}
+
+// cmdStdoutEnv sets VAR to the first submatch of REGEXP in the standard
+// output of the last command: stdoutenv VAR REGEXP.
+func cmdStdoutEnv(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: stdoutenv VAR REGEXP")
+	}
+	re, err := regexp.Compile(`(?m)` + args[1])
+	ts.Check(err)
+	m := re.FindStringSubmatch(ts.ReadFile("stdout"))
+	if len(m) < 2 {
+		ts.Fatalf("stdoutenv: no match for %q (with a submatch) in stdout", args[1])
+	}
+	ts.Setenv(args[0], m[1])
 }

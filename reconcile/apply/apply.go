@@ -2,8 +2,11 @@
 // change it sends the gatekeeper requests (service.instances.create,
 // service.instance.terminate, service.instances.update,
 // service.instance.scale) and follows the SLM's status stream to the end.
-// Destroys run first, because they free the capacity the plan counted on;
-// the other changes run in parallel, one workflow per service.
+// What frees capacity (destroys, the terminate half of replaces and heals,
+// the scale-ins of scale changes) runs first, because the plan counted on
+// that capacity when it placed what the other changes deploy; then the
+// deploying changes run. Independent services change in parallel, one
+// workflow per service.
 //
 // The engine reports progress through a Hook, so that the CLI, the TUI and
 // the daemon each present it their own way; it never prints.
@@ -83,6 +86,16 @@ func (r *Result) Failed() int {
 var ErrNotApplyable = errors.New("plan is not applyable: some changes cannot be placed")
 
 // Run applies p, whose changes refer to the services of st, through c.
+//
+// It runs in two phases, as the plan's placement preview assumes. The
+// first frees capacity: destroys, the terminate half of replaces and
+// heals, and the scale-ins of scale changes. The second deploys: creates,
+// the create half of replaces and heals, updates (then their scaling) and
+// scale-outs. Within a phase, changes run in parallel, at most
+// Parallelism at once, unless the VIMs are too full for the deploying
+// changes to be placed at once (placeInParallel). A change whose first
+// half failed does not get its second. Results list destroys first, then
+// the other changes in plan order.
 func Run(ctx context.Context, c *gk.Client, p *plan.Plan, st *desired.State, opts Options) (*Result, error) {
 	if !p.Applyable() {
 		return nil, ErrNotApplyable
@@ -98,33 +111,69 @@ func Run(ctx context.Context, c *gk.Client, p *plan.Plan, st *desired.State, opt
 		byName[s.Name] = s
 	}
 	r := &runner{c: c, hook: opts.Hook, byName: byName}
-	res := &Result{}
-	var destroys, rest []*plan.Change
+	var jobs []*job
 	for _, ch := range p.Changes {
 		if ch.Action == plan.Destroy {
-			destroys = append(destroys, ch)
-		} else {
-			rest = append(rest, ch)
+			jobs = append(jobs, r.newJob(ch))
 		}
 	}
-	for _, phase := range [][]*plan.Change{destroys, rest} {
-		out := make([]*ChangeResult, len(phase))
-		sem := make(chan struct{}, opts.Parallelism)
+	for _, ch := range p.Changes {
+		if ch.Action != plan.Destroy {
+			jobs = append(jobs, r.newJob(ch))
+		}
+	}
+	for i, phase := range []func(context.Context, *job) bool{r.release, r.deploy} {
+		n := opts.Parallelism
+		if i == 1 && !placeInParallel(p) {
+			n = 1
+		}
+		sem := make(chan struct{}, n)
 		var wg sync.WaitGroup
-		for i, ch := range phase {
+		for _, j := range jobs {
+			if j.done {
+				continue
+			}
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				out[i] = r.change(ctx, ch)
-				opts.Hook.Done(ch, out[i])
+				if phase(ctx, j) {
+					j.finish()
+				}
 			}()
 		}
 		wg.Wait()
-		res.Changes = append(res.Changes, out...)
+	}
+	res := &Result{}
+	for _, j := range jobs {
+		res.Changes = append(res.Changes, j.res)
 	}
 	return res, nil
+}
+
+// placeInParallel reports whether the deploying changes may run in
+// parallel. The placement plugin places each change against the VIMs' use
+// at the moment it asks, so changes placed at once may all count on the
+// same free room and overfill a VIM that the plan, placing them one after
+// the other, found enough. They cannot when every VIM could take all they
+// deploy on top of its use before the plan. Otherwise the deploying
+// changes run one at a time, in plan order: the order the preview placed
+// them in.
+func placeInParallel(p *plan.Plan) bool {
+	cores, mem := 0, 0.0
+	for _, c := range p.Changes {
+		for _, fp := range c.Placement {
+			cores += fp.Cores
+			mem += fp.MemoryMB
+		}
+	}
+	for _, v := range p.VIMs {
+		if v.CoresBefore+cores > v.CoresTotal || v.MemoryBeforeMB+mem > v.MemoryTotalMB {
+			return false
+		}
+	}
+	return true
 }
 
 type runner struct {
@@ -133,58 +182,108 @@ type runner struct {
 	byName map[string]*desired.Service
 }
 
-func (r *runner) change(ctx context.Context, ch *plan.Change) *ChangeResult {
-	res := &ChangeResult{Change: ch, ServiceID: ch.ServiceID}
-	d := r.byName[ch.Service]
-	if ch.Action != plan.Destroy && d == nil {
-		res.Err = fmt.Errorf("service %s is not in the desired state", ch.Service)
-		return res
-	}
-	first := true
-	start := func(what string) string {
-		id := uuid.NewString()
-		if first {
-			r.hook.Started(ch, id)
-			first = false
-		} else {
-			r.hook.Request(ch, what, id)
-		}
-		return id
-	}
-	status := func(s wire.StatusMessage) { r.hook.Status(ch, s.Status) }
-	switch ch.Action {
-	case plan.Create:
-		res.ServiceID, res.Err = r.create(ctx, d, start, status)
-	case plan.Destroy:
-		res.Err = r.terminate(ctx, ch.ServiceID, start, status)
-	case plan.Replace, plan.Heal:
-		if res.Err = r.terminate(ctx, ch.ServiceID, start, status); res.Err == nil {
-			res.ServiceID, res.Err = r.create(ctx, d, start, status)
-		}
-	case plan.Update:
-		corr := start("update")
-		var out *gk.Result
-		out, res.Err = r.c.Update(ctx, ch.ServiceID, d.CreateRequest(), status, bus.WithCorrelationID(corr))
-		if res.Err == nil {
-			res.Err = out.Err()
-		}
-		if res.Err == nil {
-			res.Err = r.scale(ctx, ch, d, start, status)
-		}
-	case plan.Scale:
-		res.Err = r.scale(ctx, ch, d, start, status)
-	default:
-		res.Err = fmt.Errorf("unknown action %q", ch.Action)
-	}
-	if res.Err != nil {
-		res.Err = fmt.Errorf("%s %s: %w", ch.Action, ch.Service, res.Err)
-	}
-	return res
+// job is one change on its way through the phases.
+type job struct {
+	r     *runner
+	ch    *plan.Change
+	d     *desired.Service
+	res   *ChangeResult
+	first bool // no request sent yet: the next one is Started
+	done  bool
 }
 
-func (r *runner) create(ctx context.Context, d *desired.Service, start func(string) string, status gk.StatusFunc) (string, error) {
-	corr := start("create")
-	out, err := r.c.Create(ctx, d.CreateRequest(), status, bus.WithCorrelationID(corr))
+func (r *runner) newJob(ch *plan.Change) *job {
+	return &job{r: r, ch: ch, d: r.byName[ch.Service], res: &ChangeResult{Change: ch, ServiceID: ch.ServiceID}, first: true}
+}
+
+// start names the next request of the change to the hook and returns its
+// correlation id.
+func (j *job) start(what string) string {
+	id := uuid.NewString()
+	if j.first {
+		j.r.hook.Started(j.ch, id)
+		j.first = false
+	} else {
+		j.r.hook.Request(j.ch, what, id)
+	}
+	return id
+}
+
+func (j *job) status(s wire.StatusMessage) { j.r.hook.Status(j.ch, s.Status) }
+
+// fail records err as the change's outcome; the change is over.
+func (j *job) fail(err error) bool {
+	j.res.Err = fmt.Errorf("%s %s: %w", j.ch.Action, j.ch.Service, err)
+	return true
+}
+
+func (j *job) finish() {
+	j.done = true
+	j.r.hook.Done(j.ch, j.res)
+}
+
+// release runs the first phase of a change; it reports whether the change
+// is over (done, or failed).
+func (r *runner) release(ctx context.Context, j *job) bool {
+	ch := j.ch
+	if ch.Action != plan.Destroy && j.d == nil {
+		j.res.Err = fmt.Errorf("service %s is not in the desired state", ch.Service)
+		return true
+	}
+	switch ch.Action {
+	case plan.Destroy:
+		if err := r.terminate(ctx, ch.ServiceID, j); err != nil {
+			return j.fail(err)
+		}
+		return true
+	case plan.Replace, plan.Heal:
+		if err := r.terminate(ctx, ch.ServiceID, j); err != nil {
+			return j.fail(err)
+		}
+	case plan.Scale:
+		if err := r.scale(ctx, ch, j.d, j, scaleIn); err != nil {
+			return j.fail(err)
+		}
+	case plan.Create, plan.Update:
+	default:
+		j.res.Err = fmt.Errorf("%s %s: unknown action %q", ch.Action, ch.Service, ch.Action)
+		return true
+	}
+	return false
+}
+
+// deploy runs the second phase of a change; the change is over after it.
+func (r *runner) deploy(ctx context.Context, j *job) bool {
+	ch, d := j.ch, j.d
+	var err error
+	switch ch.Action {
+	case plan.Create, plan.Replace, plan.Heal:
+		j.res.ServiceID, err = r.create(ctx, d, j)
+	case plan.Update:
+		corr := j.start("update")
+		var out *gk.Result
+		out, err = r.c.Update(ctx, ch.ServiceID, d.CreateRequest(), j.status, bus.WithCorrelationID(corr))
+		if err == nil {
+			err = out.Err()
+		}
+		if err == nil {
+			// An update scales once it is done, in both directions.
+			if err = r.scale(ctx, ch, d, j, scaleIn); err == nil {
+				err = r.scale(ctx, ch, d, j, scaleOut)
+			}
+		}
+	case plan.Scale:
+		err = r.scale(ctx, ch, d, j, scaleOut)
+	}
+	if err != nil {
+		return j.fail(err)
+	}
+	return true
+}
+
+func (r *runner) create(ctx context.Context, d *desired.Service, j *job) (string, error) {
+	corr := j.start("create")
+	out, err := r.c.Create(ctx, d.CreateRequest(), j.status, bus.WithCorrelationID(corr))
 	if err != nil {
 		return "", err
 	}
@@ -198,9 +297,9 @@ func (r *runner) create(ctx context.Context, d *desired.Service, start func(stri
 	// Scale the functions the manifest wants more than once of.
 	for _, f := range d.Functions {
 		if n := d.Instances[f.VNFID]; n > 1 {
-			corr := start("scale " + f.VNFID)
+			corr := j.start("scale " + f.VNFID)
 			res, err := r.c.Scale(ctx, wire.ScaleRequest{ServiceInstanceUUID: id, ScalingType: "addvnf", VNFID: f.VNFID, NumberOfInstances: n - 1,
-				Manoctl: &wire.CreateOptions{SpecDigest: d.SpecDigest}}, status, bus.WithCorrelationID(corr))
+				Manoctl: &wire.CreateOptions{SpecDigest: d.SpecDigest}}, j.status, bus.WithCorrelationID(corr))
 			if err == nil {
 				err = res.Err()
 			}
@@ -212,21 +311,28 @@ func (r *runner) create(ctx context.Context, d *desired.Service, start func(stri
 	return id, nil
 }
 
-func (r *runner) terminate(ctx context.Context, id string, start func(string) string, status gk.StatusFunc) error {
-	corr := start("terminate")
-	out, err := r.c.Terminate(ctx, id, status, bus.WithCorrelationID(corr))
+func (r *runner) terminate(ctx context.Context, id string, j *job) error {
+	corr := j.start("terminate")
+	out, err := r.c.Terminate(ctx, id, j.status, bus.WithCorrelationID(corr))
 	if err != nil {
 		return err
 	}
 	return out.Err()
 }
 
-// scale brings each network function of the change to its target count:
-// ch.Scale says from which count (after an update, one instance for each
-// replaced network function).
-func (r *runner) scale(ctx context.Context, ch *plan.Change, d *desired.Service, start func(string) string, status gk.StatusFunc) error {
+// Directions of scale.
+const (
+	scaleIn  = false
+	scaleOut = true
+)
+
+// scale brings the network functions of the change that grow (scaleOut)
+// or shrink (scaleIn) to their target counts: ch.Scale says from which
+// count (after an update, one instance for each replaced network
+// function).
+func (r *runner) scale(ctx context.Context, ch *plan.Change, d *desired.Service, j *job, out bool) error {
 	for _, sd := range ch.Scale {
-		if sd.From == sd.To {
+		if sd.From == sd.To || (sd.To > sd.From) != out {
 			continue
 		}
 		req := wire.ScaleRequest{ServiceInstanceUUID: ch.ServiceID, VNFID: sd.VNFID, Manoctl: &wire.CreateOptions{SpecDigest: d.SpecDigest}}
@@ -235,10 +341,10 @@ func (r *runner) scale(ctx context.Context, ch *plan.Change, d *desired.Service,
 		} else {
 			req.ScalingType, req.NumberOfInstances = "removevnf", sd.From-sd.To
 		}
-		corr := start("scale " + sd.VNFID)
-		out, err := r.c.Scale(ctx, req, status, bus.WithCorrelationID(corr))
+		corr := j.start("scale " + sd.VNFID)
+		res, err := r.c.Scale(ctx, req, j.status, bus.WithCorrelationID(corr))
 		if err == nil {
-			err = out.Err()
+			err = res.Err()
 		}
 		if err != nil {
 			return fmt.Errorf("scale %s %d -> %d: %w", sd.VNFID, sd.From, sd.To, err)

@@ -14,10 +14,11 @@ import (
 // first are gone, and fills in the per-VIM deltas.
 //
 // Apply runs destroys (and the terminate half of replaces and heals, and
-// scale-ins) before anything is deployed, so their capacity is released
-// up front. Updates are make-before-break: the functions they replace
-// stay until the new ones run, so their capacity is released only after
-// every placement.
+// the scale-ins of scale changes) before anything is deployed, so their
+// capacity is released up front. Updates are make-before-break and scale
+// once they are done: the functions they replace or scale in stay until
+// the new ones run, so their capacity is released only after every
+// placement.
 func preview(p *Plan, in Input, byName map[string]*live) {
 	base := baseVIMs(in)
 	index := map[string]int{}
@@ -56,7 +57,7 @@ func preview(p *Plan, in Input, byName map[string]*live) {
 					release(base, f)
 				}
 			}
-		case Scale, Update:
+		case Scale:
 			for _, sd := range c.Scale {
 				if sd.To < sd.From && l != nil {
 					for _, f := range newest(l.funcs, sd.VNFID, sd.From-sd.To) {
@@ -64,8 +65,15 @@ func preview(p *Plan, in Input, byName map[string]*live) {
 					}
 				}
 			}
-			if c.Action == Update && l != nil {
+		case Update:
+			// The update deploys before it removes, and scales after it.
+			if l != nil {
 				late = append(late, replacedBy(l.funcs, desiredByName[c.Service])...)
+				for _, sd := range c.Scale {
+					if sd.To < sd.From {
+						late = append(late, newest(l.funcs, sd.VNFID, sd.From-sd.To)...)
+					}
+				}
 			}
 		}
 	}
@@ -211,9 +219,18 @@ func toPlace(c *Change, d *desired.Service, l *live) []placement.Function {
 				}
 			}
 		}
+		// The update deploys one instance of each network function it
+		// replaces or adds, then scales: those count their other
+		// instances in, the others only what they scale out.
+		scaleOut := map[string]int{}
+		for _, sd := range c.Scale {
+			scaleOut[sd.VNFID] = max(0, sd.To-sd.From)
+		}
 		for _, f := range d.Functions {
 			if r := running[f.VNFID]; r == nil || r.VNFD.Digest != f.VNFDDigest {
 				add(f, instances(d, f.VNFID))
+			} else {
+				add(f, scaleOut[f.VNFID])
 			}
 		}
 	case Scale:

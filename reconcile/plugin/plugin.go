@@ -57,6 +57,9 @@ type Base struct {
 	subs  []bus.Subscription
 	// looping is set once the heartbeat goroutine runs.
 	looping bool
+	// left is set by the first Deregister: a plugin stopped by
+	// lifecycle.stop has deregistered already when its platform closes.
+	left bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -213,12 +216,15 @@ func (b *Base) heartbeatLoop() {
 
 // Deregister tells the PM the plugin leaves and stops heartbeats. It waits
 // briefly for the PM's answer, which only manoctl's PM sends (§14.2 P1).
+// Only the first call deregisters; later ones (a platform closing after
+// lifecycle.stop) do nothing.
 func (b *Base) Deregister(ctx context.Context) error {
 	b.mu.Lock()
-	uuid := b.uuid
+	uuid, left := b.uuid, b.left
+	b.left = true
 	b.mu.Unlock()
 	b.halt()
-	if uuid == "" {
+	if left || uuid == "" {
 		return nil
 	}
 	m, err := b.ep.Request(ctx, bus.TopicPluginDeregister, wire.DeregisterRequest{UUID: uuid}, bus.WithTimeout(time.Second))
