@@ -96,6 +96,7 @@ type Daemon struct {
 	http     []*http.Server
 	pmrest   *pmrest.Server
 	cancel   context.CancelFunc
+	failed   chan error // the records can no longer be written
 	wg       sync.WaitGroup
 	applyMu  sync.Mutex
 
@@ -124,7 +125,7 @@ func Start(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	}
 	// The clean-up holds its own reference: a failed Start returns a nil
 	// *Daemon, and stopping that would panic.
-	dd := &Daemon{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	dd := &Daemon{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), failed: make(chan error, 1)}
 	d = dd
 	defer func() {
 		if err != nil {
@@ -193,6 +194,8 @@ func Start(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	d.cancel = cancel
 	d.wg.Add(1)
 	go d.watchOperations(lctx)
+	d.wg.Add(1)
+	go d.watchStore(lctx)
 	if cfg.Manifest == "" {
 		// Without a manifest nothing plans soon; ask the IA once so that
 		// get vims shows the infrastructure. The IA may not be up yet.
@@ -293,11 +296,29 @@ func (d *Daemon) configureManagers(mcfg *mano.Config) error {
 	return nil
 }
 
+// interrupted is an operation a killed daemon left running: its service
+// to roll back, and its request, whose requester still waits for the
+// final status.
+type interrupted struct {
+	serviceID     string // "" when there is nothing to roll back
+	topic         string // "" when no request is waiting
+	correlationID string
+	step, err     string
+}
+
+// requestTopics are the gatekeeper's request topics by operation kind.
+var requestTopics = map[records.OperationKind]string{
+	records.OpInstantiate: bus.TopicServiceCreate,
+	records.OpTerminate:   bus.TopicServiceTerminate,
+	records.OpScale:       bus.TopicServiceScale,
+	records.OpUpdate:      bus.TopicServiceUpdate,
+}
+
 // markInterrupted finds operations a previous daemon left running (it was
-// killed): they are marked interrupted and their services put in error, so
-// that they are rolled back (instantiations, terminations) or healed by the
-// next reconcile (scale, update). It returns the services to roll back.
-func (d *Daemon) markInterrupted() ([]string, error) {
+// killed): they are marked interrupted, and their services rolled back
+// (instantiations, terminations) or put in error for the next reconcile to
+// heal (scale, update).
+func (d *Daemon) markInterrupted() ([]interrupted, error) {
 	it, err := d.store.OperationsByStatus(nil, records.OpRunning)
 	if err != nil {
 		return nil, err
@@ -306,8 +327,10 @@ func (d *Daemon) markInterrupted() ([]string, error) {
 	for o := range it {
 		ops = append(ops, o)
 	}
-	var rollback []string
+	var out []interrupted
+	rollback := 0
 	_, err = d.store.Write(func(txn *records.WriteTxn) error {
+		out, rollback = out[:0], 0
 		for _, o := range ops {
 			c := *o
 			c.Steps = append([]records.Step(nil), o.Steps...)
@@ -327,54 +350,87 @@ func (d *Daemon) markInterrupted() ([]string, error) {
 			if err := d.store.UpsertOperationTxn(txn, &c); err != nil {
 				return err
 			}
+			in := interrupted{step: step, err: c.Error}
+			if o.CorrelationID != "" {
+				in.topic, in.correlationID = requestTopics[o.Kind], o.CorrelationID
+			}
 			svc, err := txn.Reader().ServiceByID(nil, o.ServiceID)
 			if err != nil || svc == nil || svc.Status == records.ServiceTerminated {
+				if svc != nil && svc.Status == records.ServiceTerminated && o.Kind == records.OpTerminate {
+					// Only the operation's end was lost: the service was
+					// terminated, and the requester told so (READY).
+					in.topic = ""
+				}
+				out = append(out, in)
 				continue
 			}
 			s := svc.Copy()
-			s.Status = records.ServiceError
 			s.Error = fmt.Sprintf("%s interrupted at %s by a daemon restart", o.Kind, step)
+			if o.Kind == records.OpInstantiate || o.Kind == records.OpTerminate {
+				// Rolled back: the service keeps its status (instantiating,
+				// terminating), from which the SLM infers that the IA may
+				// hold it prepared, so that the roll-back removes it there
+				// even when no function was recorded yet.
+				in.serviceID = s.ID
+				rollback++
+			} else {
+				s.Status = records.ServiceError
+			}
 			if err := d.store.UpsertServiceTxn(txn, s); err != nil {
 				return err
 			}
-			if o.Kind == records.OpInstantiate || o.Kind == records.OpTerminate {
-				rollback = append(rollback, s.ID)
-			}
+			out = append(out, in)
 		}
 		return nil
 	})
 	if len(ops) > 0 {
-		d.log.Warn("operations interrupted by the last shutdown", "count", len(ops), "rolling_back", len(rollback))
+		d.log.Warn("operations interrupted by the last shutdown", "count", len(ops), "rolling_back", rollback)
 	}
-	return rollback, err
+	return out, err
 }
 
 // rollBack terminates the services whose instantiation or termination a
 // crash cut short: whatever they left in the infrastructure is removed,
-// and the reconcile loop (or the next apply) creates them again. The
-// channel closes when every roll-back ended.
-func (d *Daemon) rollBack(ctx context.Context, ids []string) <-chan struct{} {
+// and the reconcile loop (or the next apply) creates them again. Then the
+// requester of each interrupted operation gets the final ERROR status the
+// SLM would have sent had the operation failed, instead of waiting for
+// its own timeout. The channel closes when every roll-back ended.
+func (d *Daemon) rollBack(ctx context.Context, ops []interrupted) <-chan struct{} {
 	done := make(chan struct{})
+	ep := bus.NewEndpoint(d.bus, bus.AppSLM)
 	var wg sync.WaitGroup
-	for _, id := range ids {
+	for _, o := range ops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := d.gk.Terminate(ctx, id, nil)
-			if err == nil {
-				err = res.Err()
+			then := "the next reconcile heals the service"
+			if o.serviceID != "" {
+				res, err := d.gk.Terminate(ctx, o.serviceID, nil)
+				if err == nil {
+					err = res.Err()
+				}
+				if err != nil {
+					d.log.Error("roll back of an interrupted operation failed; the next reconcile heals it", "service", o.serviceID, "error", err)
+					then = "its roll-back failed, the next reconcile heals the service"
+				} else {
+					d.log.Info("rolled back an interrupted operation", "service", o.serviceID)
+					then = "the service was rolled back"
+				}
 			}
-			if err != nil {
-				d.log.Error("roll back of an interrupted operation failed; the next reconcile heals it", "service", id, "error", err)
+			if o.topic == "" {
 				return
 			}
-			d.log.Info("rolled back an interrupted operation", "service", id)
+			st := wire.StatusMessage{Status: bus.StatusError, Error: fmt.Sprintf("%s: %s; %s", o.step, o.err, then), Timestamp: wire.Now()}
+			if err := ep.Notify(ctx, o.topic, st, o.correlationID); err != nil {
+				d.log.Warn("could not send the final status of an interrupted request", "topic", o.topic, "correlation_id", o.correlationID, "error", err)
+			}
 		}()
 	}
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
 		wg.Wait()
+		ep.Close()
 		close(done)
 	}()
 	return done
@@ -491,6 +547,34 @@ func (d *Daemon) recordVIMs(top []wire.VIMResources, st *desired.State) {
 		d.log.Warn("could not record the VIMs", "error", err)
 	}
 }
+
+// watchStore stops the daemon when its records can no longer be written
+// (the journal refuses every write after one failed, e.g. on a full
+// disk): a daemon that cannot record what it does must not go on doing
+// it. Run returns the error, manoctl daemon exits non-zero, and its
+// supervisor starts it again; the new daemon reopens the state directory
+// and rolls back what this one left running.
+func (d *Daemon) watchStore(ctx context.Context) {
+	defer d.wg.Done()
+	select {
+	case <-ctx.Done():
+		return
+	case <-d.store.Snapshot().AbandonCh():
+	}
+	if ctx.Err() != nil {
+		return // closing
+	}
+	// A transaction with no change returns the journal's failure.
+	_, err := d.store.Write(func(*records.WriteTxn) error { return nil })
+	if err == nil {
+		err = errors.New("records closed")
+	}
+	d.failed <- fmt.Errorf("daemon: state directory %s can no longer be written: %w", d.cfg.StateDir, err)
+}
+
+// Failed delivers an error when the daemon can no longer run: its records
+// can no longer be written. Run stops the daemon then.
+func (d *Daemon) Failed() <-chan error { return d.failed }
 
 // watchOperations feeds the workflow metrics from record changes.
 func (d *Daemon) watchOperations(ctx context.Context) {
@@ -648,7 +732,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
-	d.log.Info("manoctl daemon stopping")
-	return d.Stop()
+	select {
+	case <-ctx.Done():
+		d.log.Info("manoctl daemon stopping")
+		return d.Stop()
+	case err := <-d.failed:
+		d.log.Error("manoctl daemon stopping: it can no longer record what it does; restart it once the cause is fixed", "error", err)
+		d.Stop()
+		return err
+	}
 }
