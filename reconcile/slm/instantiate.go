@@ -2,6 +2,7 @@ package slm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -572,6 +573,17 @@ func (w *Workflow) functionEvents(event string) error {
 		}()
 	}
 	wg.Wait()
+	if event == "stop" && w.Kind == KindTerminate {
+		// The functions are removed next whatever their stop FSMs say: a
+		// stop FSM that crashed or fails would otherwise make the service
+		// impossible to terminate, every retry failing at this step. The
+		// failure stays in the operation's step.
+		if err := errors.Join(errs...); err != nil {
+			w.log.Warn("stop event failed; terminating anyway", "err", err)
+			w.noteStep(err)
+		}
+		return nil
+	}
 	for _, err := range errs {
 		if err != nil {
 			return err

@@ -243,6 +243,16 @@ func (w *Workflow) stepStarted(name string) {
 	w.saveOperation(w.Op)
 }
 
+// noteStep records err on the running step, which goes on: a failure the
+// workflow tolerates.
+func (w *Workflow) noteStep(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if n := len(w.Op.Steps); n > 0 {
+		w.Op.Steps[n-1].Error = err.Error()
+	}
+}
+
 // stepEnded ends the running step. A failed step is recorded at once,
 // before the rollback; a step that succeeded is recorded with whatever
 // comes next (the next step's start, or the operation's end), which
