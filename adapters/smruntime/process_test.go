@@ -33,6 +33,9 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(parentEnv) != "" {
+		os.Exit(runManagerParent())
+	}
 	code := func() int {
 		if amqptest.Skipped() {
 			fmt.Fprintln(os.Stderr, amqptest.Warning)

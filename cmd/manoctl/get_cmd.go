@@ -69,6 +69,14 @@ format_version.`,
 				if err != nil {
 					return err
 				}
+				if r.Truncated > 0 {
+					what := "last"
+					if kind == "operations" {
+						what = "oldest"
+					}
+					fmt.Fprintf(f.io.ErrOut, "warning: the daemon left out the %s %d %s so that its reply fits in a message; 'manoctl get %s --state-dir DIR' on the daemon's state directory lists them all\n",
+						what, r.Truncated, kind, kind)
+				}
 				return writeItems(f, kind, r.Items, output)
 			}
 			return runGet(cmd.Context(), f, st.dir, kind, output, all)

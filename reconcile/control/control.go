@@ -135,7 +135,11 @@ type GetReply struct {
 	FormatVersion string           `json:"format_version"`
 	Kind          string           `json:"kind"`
 	Items         []map[string]any `json:"items"`
-	Error         *Error           `json:"error,omitempty"`
+	// Truncated counts the items left out so that the reply fits in a
+	// message (MaxGetBytes): the oldest operations, or the last items in
+	// the listing's order of any other kind.
+	Truncated int    `json:"truncated,omitempty"`
+	Error     *Error `json:"error,omitempty"`
 }
 
 // DescribeRequest describes one service by name or id.

@@ -212,7 +212,39 @@ func (s *Server) onGet(ctx context.Context, m *bus.Message) {
 		return
 	}
 	items, err := Items(s.cfg.Store.Snapshot().Reader(), req.Kind, req.All)
-	s.ep.Reply(ctx, m, GetReply{FormatVersion: FormatVersion, Kind: req.Kind, Items: jsonSafe(items), Error: errorOf(err)})
+	items = jsonSafe(items)
+	kept, dropped := fitItems(items, MaxGetBytes, req.Kind == "operations")
+	s.ep.Reply(ctx, m, GetReply{FormatVersion: FormatVersion, Kind: req.Kind, Items: kept, Truncated: dropped, Error: errorOf(err)})
+}
+
+// MaxGetBytes is how much of a get reply the items may take: well under
+// the receivers' body limit (bus.MaxBodySize), whatever the encoding adds.
+// A daemon with a long history has more operations than that (about
+// 9,000 at 1.8 KB each).
+const MaxGetBytes = bus.MaxBodySize * 3 / 4
+
+// fitItems keeps the items whose JSON encoding fits in budget bytes: the
+// first ones, or the last ones (the newest operations) with fromEnd. It
+// returns them and how many it left out.
+func fitItems(items []map[string]any, budget int, fromEnd bool) ([]map[string]any, int) {
+	size := 0
+	for n := range items {
+		i := n
+		if fromEnd {
+			i = len(items) - 1 - n
+		}
+		b, err := json.Marshal(items[i])
+		if err != nil {
+			continue // the encoder reports it with the reply
+		}
+		if size += len(b) + 1; size > budget {
+			if fromEnd {
+				return items[i+1:], i + 1
+			}
+			return items[:i], len(items) - i
+		}
+	}
+	return items, 0
 }
 
 func (s *Server) onDescribe(ctx context.Context, m *bus.Message) {
