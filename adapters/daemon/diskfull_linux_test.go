@@ -99,16 +99,6 @@ func (s *stateFS) check(t *testing.T) {
 	}
 }
 
-// used returns the bytes in use on the tmpfs.
-func (s *stateFS) used(t *testing.T) int64 {
-	t.Helper()
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(s.inside(), &st); err != nil {
-		t.Fatal(err)
-	}
-	return int64(st.Blocks-st.Bfree) * int64(st.Bsize)
-}
-
 // fill writes a file until the tmpfs is full (ENOSPC).
 func (s *stateFS) fill(t *testing.T) {
 	t.Helper()
