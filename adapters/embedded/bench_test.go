@@ -27,7 +27,9 @@ func bigInventory() emulator.Inventory {
 // BenchmarkInstantiateTerminate measures whole sonata-demo lifecycles
 // (instantiate to READY, then terminate to READY) through the embedded
 // platform: membus, the emulator with no latency, records in memory. It
-// reports services/s and the p50/p99 instantiation latency.
+// reports services/s and the p50/p99 instantiation latency. The commands
+// that run the embedded platform set GOGC to 200 (cmd/manoctl/longrun.go):
+// GOGC=200 go test -bench ... measures what they get.
 func BenchmarkInstantiateTerminate(b *testing.B) {
 	p, _ := start(b, func(c *embedded.Config) {
 		c.Inventory = bigInventory()

@@ -135,6 +135,7 @@ func runApply(ctx context.Context, f *factory, opts *applyOptions) error {
 			return err
 		}
 	}
+	tuneGCEmbedded()
 	p, err := embedded.StartSessionWith(ctx, st, store, opts.state.dir, func(c *embedded.Config) { c.PluginTable = plugins })
 	if err != nil {
 		return err

@@ -116,6 +116,7 @@ func runDestroy(ctx context.Context, f *factory, opts *destroyOptions, names []s
 			return err
 		}
 	}
+	tuneGCEmbedded()
 	p, err := embedded.StartSessionWith(ctx, ds, store, opts.state.dir, func(c *embedded.Config) { c.PluginTable = plugins })
 	if err != nil {
 		return err

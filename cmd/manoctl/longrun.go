@@ -18,10 +18,24 @@ import (
 // GOGC (and GOMEMLIMIT) still win when set.
 const longRunGCPercent = 400
 
+// embeddedGCPercent is the garbage collector's target while a command
+// runs the embedded platform (apply, destroy, the TUI): the lifecycle's
+// messages are garbage as soon as they are handled, and at Go's default
+// of 100 the collector took 40% of the CPU of an apply. 200 takes a sixth
+// less CPU per service (embedded benchmark, 1,800 -> 2,200 services/s on
+// two cores) for a heap that peaks at three times the live data, which
+// stays reasonable next to the records of a large state directory.
+const embeddedGCPercent = 200
+
 // tuneGC applies longRunGCPercent unless GOGC is set.
-func tuneGC() {
+func tuneGC() { setGCPercent(longRunGCPercent) }
+
+// tuneGCEmbedded applies embeddedGCPercent unless GOGC is set.
+func tuneGCEmbedded() { setGCPercent(embeddedGCPercent) }
+
+func setGCPercent(percent int) {
 	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(longRunGCPercent)
+		debug.SetGCPercent(percent)
 	}
 }
 

@@ -127,6 +127,7 @@ func runTUI(ctx context.Context, f *factory, opts *tuiOptions) (err error) {
 			return err
 		}
 		defer store.Close()
+		tuneGCEmbedded()
 		e, serr := tui.StartEmbedded(ctx, tui.EmbeddedConfig{
 			Store: store, Dir: opts.state.dir, Desired: st, Reload: reloadDesired(opts.state.manifest),
 			PlanText: planText, Logger: logger,
