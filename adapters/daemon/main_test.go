@@ -88,9 +88,17 @@ type proc struct {
 // its output logged when t failed.
 func startProc(t testing.TB, name string, env []string, args ...string) *proc {
 	t.Helper()
+	return startExe(t, name, env, manoctlBinary(t), args...)
+}
+
+// startExe is startProc for any program (manoctl itself, or a program
+// that starts manoctl such as nsenter): exe and args, plus --ready-file,
+// with env added to the test's environment.
+func startExe(t testing.TB, name string, env []string, exe string, args ...string) *proc {
+	t.Helper()
 	ready := filepath.Join(t.TempDir(), name+".ready")
 	p := &proc{t: t, name: name, out: &syncBuffer{}, ready: ready, done: make(chan struct{})}
-	p.cmd = exec.Command(manoctlBinary(t), append(args, "--ready-file", ready)...)
+	p.cmd = exec.Command(exe, append(args, "--ready-file", ready)...)
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

@@ -435,7 +435,7 @@ func (r *cellRun) start() {
 func (r *cellRun) startDaemon() {
 	if r.fs != nil {
 		exe, args := r.fs.daemonCommand(r.t, append([]string{"daemon", "--broker", r.p.url, "--state-dir", r.p.stateDir}, r.args...)...)
-		r.p.daemon = startCmd(r.t, "daemon", exe, args...)
+		r.p.daemon = startExe(r.t, "daemon", nil, exe, args...)
 		return
 	}
 	r.p.daemon = r.p.startDaemon(r.t, r.args...)

@@ -67,64 +67,13 @@ func (e *jsonEncoder) value(v any, depth int) bool {
 	case map[string]any:
 		return e.mapAny(x, depth)
 	case []any:
-		if x == nil {
-			e.buf = append(e.buf, "null"...)
-			return true
-		}
-		e.buf = append(e.buf, '[')
-		for i, el := range x {
-			if i > 0 {
-				e.buf = append(e.buf, ',')
-			}
-			if !e.value(el, depth+1) {
-				return false
-			}
-		}
-		e.buf = append(e.buf, ']')
+		return jsonList(e, x, depth, e.value)
 	case []map[string]any:
-		if x == nil {
-			e.buf = append(e.buf, "null"...)
-			return true
-		}
-		e.buf = append(e.buf, '[')
-		for i, el := range x {
-			if i > 0 {
-				e.buf = append(e.buf, ',')
-			}
-			if !e.mapAny(el, depth+1) {
-				return false
-			}
-		}
-		e.buf = append(e.buf, ']')
+		return jsonList(e, x, depth, e.mapAny)
 	case []string:
-		if x == nil {
-			e.buf = append(e.buf, "null"...)
-			return true
-		}
-		e.buf = append(e.buf, '[')
-		for i, s := range x {
-			if i > 0 {
-				e.buf = append(e.buf, ',')
-			}
-			e.buf = appendJSONString(e.buf, s, e.html)
-		}
-		e.buf = append(e.buf, ']')
+		return jsonList(e, x, depth, e.str)
 	case map[string]string:
-		if x == nil {
-			e.buf = append(e.buf, "null"...)
-			return true
-		}
-		keys := sortedKeys(x)
-		e.buf = append(e.buf, '{')
-		for i, k := range keys {
-			if i > 0 {
-				e.buf = append(e.buf, ',')
-			}
-			e.buf = appendJSONString(e.buf, k, e.html)
-			e.buf = append(e.buf, ':')
-			e.buf = appendJSONString(e.buf, x[k], e.html)
-		}
-		e.buf = append(e.buf, '}')
+		return jsonMap(e, x, depth, e.str)
 	default:
 		return e.reflect(reflect.ValueOf(v), depth)
 	}
@@ -132,19 +81,49 @@ func (e *jsonEncoder) value(v any, depth int) bool {
 }
 
 func (e *jsonEncoder) mapAny(m map[string]any, depth int) bool {
+	return jsonMap(e, m, depth, e.value)
+}
+
+func (e *jsonEncoder) str(s string, _ int) bool {
+	e.buf = appendJSONString(e.buf, s, e.html)
+	return true
+}
+
+// jsonList writes xs as an array (null when nil), each element with el at
+// depth+1.
+func jsonList[T any](e *jsonEncoder, xs []T, depth int, el func(T, int) bool) bool {
+	if xs == nil {
+		e.buf = append(e.buf, "null"...)
+		return true
+	}
+	e.buf = append(e.buf, '[')
+	for i, x := range xs {
+		if i > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		if !el(x, depth+1) {
+			return false
+		}
+	}
+	e.buf = append(e.buf, ']')
+	return true
+}
+
+// jsonMap writes m as an object with sorted keys (null when nil), each
+// value with el at depth+1.
+func jsonMap[V any](e *jsonEncoder, m map[string]V, depth int, el func(V, int) bool) bool {
 	if m == nil {
 		e.buf = append(e.buf, "null"...)
 		return true
 	}
-	keys := sortedKeys(m)
 	e.buf = append(e.buf, '{')
-	for i, k := range keys {
+	for i, k := range sortedKeys(m) {
 		if i > 0 {
 			e.buf = append(e.buf, ',')
 		}
 		e.buf = appendJSONString(e.buf, k, e.html)
 		e.buf = append(e.buf, ':')
-		if !e.value(m[k], depth+1) {
+		if !el(m[k], depth+1) {
 			return false
 		}
 	}

@@ -58,24 +58,36 @@ func (s *SMR) onboard(ctx context.Context, m *bus.Message, kind sm.Kind) {
 	s.reply(ctx, m, out)
 }
 
-// instantiate answers *.instantiate: every manager entry is started on the
-// instance's vhost and must register there.
-func (s *SMR) instantiate(ctx context.Context, m *bus.Message, kind sm.Kind) {
+// instanceRequest reads a request about the managers of one service or
+// function instance (instantiate, update, terminate): it answers the
+// requests that name no managers or no instance itself, and otherwise
+// returns the managers and the instance's vhost, acquired: the caller
+// leaves it.
+func (s *SMR) instanceRequest(ctx context.Context, m *bus.Message, kind sm.Kind) ([]descriptor.SpecificManager, *vhost, bool) {
 	req, err := decodeRequest(m)
 	if err != nil {
 		s.reply(ctx, m, failure(missingText(kind)))
-		return
+		return nil, nil, false
 	}
 	_, managers, ok := managersOf(kind, req)
 	if !ok {
 		s.reply(ctx, m, failure(missingText(kind)))
-		return
+		return nil, nil, false
 	}
 	if req.UUID == "" {
 		s.reply(ctx, m, failure("UUID not found"))
+		return nil, nil, false
+	}
+	return managers, s.acquire(kind, req.UUID), true
+}
+
+// instantiate answers *.instantiate: every manager entry is started on the
+// instance's vhost and must register there.
+func (s *SMR) instantiate(ctx context.Context, m *bus.Message, kind sm.Kind) {
+	managers, v, ok := s.instanceRequest(ctx, m, kind)
+	if !ok {
 		return
 	}
-	v := s.acquire(kind, req.UUID)
 	defer s.leave(v)
 	out := make(map[string]sm.SMRResult, len(managers))
 	failAll := func(text string) {
@@ -140,21 +152,10 @@ func (s *SMR) instantiateOne(ctx context.Context, v *vhost, kind sm.Kind, e desc
 // image. Entries with only one of the two options are reported (§14.6 M9);
 // entries with neither are not updates and are skipped.
 func (s *SMR) update(ctx context.Context, m *bus.Message, kind sm.Kind) {
-	req, err := decodeRequest(m)
-	if err != nil {
-		s.reply(ctx, m, failure(missingText(kind)))
-		return
-	}
-	_, managers, ok := managersOf(kind, req)
+	managers, v, ok := s.instanceRequest(ctx, m, kind)
 	if !ok {
-		s.reply(ctx, m, failure(missingText(kind)))
 		return
 	}
-	if req.UUID == "" {
-		s.reply(ctx, m, failure("UUID not found"))
-		return
-	}
-	v := s.acquire(kind, req.UUID)
 	defer s.leave(v)
 	out := map[string]sm.SMRResult{}
 	for _, e := range managers {
@@ -236,21 +237,10 @@ func (s *SMR) updateOne(ctx context.Context, v *vhost, kind sm.Kind, e descripto
 // run (never started, exited, already terminated) succeeds: there is
 // nothing left of it.
 func (s *SMR) terminate(ctx context.Context, m *bus.Message, kind sm.Kind) {
-	req, err := decodeRequest(m)
-	if err != nil {
-		s.reply(ctx, m, failure(missingText(kind)))
-		return
-	}
-	_, managers, ok := managersOf(kind, req)
+	managers, v, ok := s.instanceRequest(ctx, m, kind)
 	if !ok {
-		s.reply(ctx, m, failure(missingText(kind)))
 		return
 	}
-	if req.UUID == "" {
-		s.reply(ctx, m, failure("UUID not found"))
-		return
-	}
-	v := s.acquire(kind, req.UUID)
 	defer s.leave(v)
 	out := map[string]sm.SMRResult{}
 	for _, e := range managers {
