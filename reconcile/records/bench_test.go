@@ -3,7 +3,9 @@ package records
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -38,9 +40,12 @@ func benchStateDir(b *testing.B, n int, v4 bool) string {
 	b.Helper()
 	benchMu.Lock()
 	defer benchMu.Unlock()
-	key := fmt.Sprintf("%d-v7", n)
+	// The "-ops" suffix keeps directories an older layout (services
+	// without their operations) left in MANOCTL_BENCH_STATE from being
+	// reused.
+	key := fmt.Sprintf("%d-v7-ops", n)
 	if v4 {
-		key = fmt.Sprintf("%d-v4", n)
+		key = fmt.Sprintf("%d-v4-ops", n)
 	}
 	if dir, ok := benchDirs[key]; ok {
 		return dir
@@ -82,6 +87,9 @@ func benchStateDir(b *testing.B, n int, v4 bool) string {
 				if err := s.UpsertServiceWithFunctionsTxn(txn, svc, fns); err != nil {
 					return err
 				}
+				if err := s.UpsertOperationTxn(txn, demo.Instantiation(svc, txn.Now())); err != nil {
+					return err
+				}
 			}
 			return nil
 		})
@@ -114,19 +122,25 @@ func cleanupBench() {
 }
 
 // BenchmarkOpen loads a state directory of n services (3 functions each,
-// sonata-demo-like descriptors shared): the snapshot is read and decoded
+// sonata-demo-like descriptors shared, and the 12-step instantiate
+// operation that created each): the snapshot is read and decoded
 // in parallel and inserted into memdb. B/service is the live heap the
-// loaded store takes, per service (its 3 functions and index entries
-// included), measured with runtime.MemStats after a GC.
+// loaded store takes, per service (its 3 functions, its operation and
+// index entries included), measured with runtime.MemStats after a GC.
 //
 // ids=v7 is what manoctl writes (NewID); ids=v4 shows the cost of random
 // ids (external gatekeeper, 2017 SLM): memdb inserts them out of order.
-// gc=on loads with Options.LoadWithGC.
+// gc=on loads with Options.LoadWithGC. process=fresh loads in a new
+// process each time, as every CLI command does: its heap starts empty, so
+// the load also pays the kernel for each new page, which a process that
+// loaded before reuses (ms/load is the load alone, ns/op includes
+// starting the process).
 func BenchmarkOpen(b *testing.B) {
 	cases := []struct {
-		n      int
-		v4, gc bool
-	}{{10_000, false, false}, {100_000, false, false}, {100_000, true, false}, {100_000, false, true}}
+		n             int
+		v4, gc, fresh bool
+	}{{10_000, false, false, false}, {100_000, false, false, false}, {100_000, false, false, true},
+		{100_000, true, false, false}, {100_000, false, true, false}}
 	for _, c := range cases {
 		name := fmt.Sprintf("services=%d/ids=v7", c.n)
 		if c.v4 {
@@ -135,9 +149,16 @@ func BenchmarkOpen(b *testing.B) {
 		if c.gc {
 			name += "/gc=on"
 		}
+		if c.fresh {
+			name += "/process=fresh"
+		}
 		b.Run(name, func(b *testing.B) {
 			n := c.n
 			dir := benchStateDir(b, n, c.v4)
+			if c.fresh {
+				benchOpenFresh(b, dir, n)
+				return
+			}
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
@@ -167,6 +188,64 @@ func BenchmarkOpen(b *testing.B) {
 			runtime.KeepAlive(s)
 			s.Close()
 		})
+	}
+}
+
+// benchOpenFresh runs TestOpenInFreshProcess in a new test process per
+// iteration and reports what it measured.
+func benchOpenFresh(b *testing.B, dir string, n int) {
+	var wall, cpu time.Duration
+	var heap uint64
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestOpenInFreshProcess$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "MANOCTL_OPEN_FRESH="+dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("fresh process: %v\n%s", err, out)
+		}
+		var w, c int64
+		var h uint64
+		line := regexp.MustCompile(`open-fresh wall=(\d+) cpu=(\d+) heap=(\d+)`).FindSubmatch(out)
+		if line == nil {
+			b.Fatalf("fresh process printed no figures:\n%s", out)
+		}
+		fmt.Sscan(string(line[1]), &w)
+		fmt.Sscan(string(line[2]), &c)
+		fmt.Sscan(string(line[3]), &h)
+		wall += time.Duration(w)
+		cpu += time.Duration(c)
+		heap = h
+	}
+	b.ReportMetric(float64(heap)/float64(n), "B/service")
+	b.ReportMetric(float64(wall.Milliseconds())/float64(b.N), "ms/load")
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/load")
+}
+
+// TestOpenInFreshProcess is the child of BenchmarkOpen's process=fresh
+// case; without MANOCTL_OPEN_FRESH it is skipped.
+func TestOpenInFreshProcess(t *testing.T) {
+	dir := os.Getenv("MANOCTL_OPEN_FRESH")
+	if dir == "" {
+		t.Skip("run by BenchmarkOpen/.../process=fresh")
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	cpu0 := cpuTime()
+	start := time.Now()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wall, cpu := time.Since(start), cpuTime()-cpu0
+	if s.Recovery().SnapshotIndex == 0 {
+		t.Fatalf("loaded without snapshot: %+v", s.Recovery())
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	fmt.Printf("open-fresh wall=%d cpu=%d heap=%d\n", wall, cpu, after.HeapAlloc-before.HeapAlloc)
+	runtime.KeepAlive(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -182,6 +182,6 @@ func FuzzDecodeSnapshotFrame(f *testing.F) {
 		if len(payload) == 0 {
 			return // the reader never hands over empty frames
 		}
-		decodeSnapshotFrame(0, payload)
+		decodeSnapshotFrame(0, string(payload))
 	})
 }

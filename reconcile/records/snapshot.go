@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -274,7 +275,7 @@ func loadSnapshot(path string, lineage [16]byte, txn *memdb.Txn) (*snapshotInfo,
 	workers := max(1, runtime.GOMAXPROCS(0))
 	type job struct {
 		off     int64
-		payload []byte
+		payload string
 		res     chan frameResult
 	}
 	jobs := make(chan job, workers*2)
@@ -286,6 +287,7 @@ func loadSnapshot(path string, lineage [16]byte, txn *memdb.Txn) (*snapshotInfo,
 		defer close(order)
 		off := int64(snapshotHeaderSize)
 		var fh [frameHeaderSize]byte
+		copyBuf := make([]byte, 64<<10)
 		for !stop.Load() {
 			res := make(chan frameResult, 1)
 			if _, err := io.ReadFull(r, fh[:]); err != nil {
@@ -309,15 +311,22 @@ func loadSnapshot(path string, lineage [16]byte, txn *memdb.Txn) (*snapshotInfo,
 				order <- res
 				return
 			}
-			payload := make([]byte, n)
-			if _, err := io.ReadFull(r, payload); err != nil {
+			// The payload is read straight into a string, summed on the
+			// way (CRC-32C runs at memory speed, so this does not hold up
+			// decoding): the decoded objects' strings are substrings of
+			// it, and converting a []byte would copy the whole snapshot
+			// once more, garbage the size of the file, which a load with
+			// the collector paused pays for in fresh pages.
+			var sb strings.Builder
+			sb.Grow(int(n))
+			sum := crc32.New(crcTable)
+			if _, err := io.CopyBuffer(&sb, io.TeeReader(io.LimitReader(r, int64(n)), sum), copyBuf); err != nil || sb.Len() != int(n) {
 				res <- frameResult{off: off, err: fmt.Errorf("frame of %d bytes cut short", n)}
 				order <- res
 				return
 			}
-			if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(fh[4:]) {
-				// Checked here, while the bytes are hot in cache; CRC-32C
-				// runs at memory speed, so this does not hold up decoding.
+			payload := sb.String()
+			if sum.Sum32() != binary.LittleEndian.Uint32(fh[4:]) {
 				res <- frameResult{off: off, err: errors.New("checksum mismatch")}
 				order <- res
 				return
@@ -398,8 +407,9 @@ func loadSnapshot(path string, lineage [16]byte, txn *memdb.Txn) (*snapshotInfo,
 	return info, nil
 }
 
-// decodeSnapshotFrame decodes one checked frame.
-func decodeSnapshotFrame(off int64, payload []byte) frameResult {
+// decodeSnapshotFrame decodes one checked frame. The strings of the
+// objects it returns are substrings of payload.
+func decodeSnapshotFrame(off int64, payload string) frameResult {
 	fr := frameResult{off: off, kind: payload[0]}
 	switch fr.kind {
 	case snapChunk:
@@ -415,7 +425,7 @@ func decodeSnapshotFrame(off int64, payload []byte) frameResult {
 		fr.table = table
 		// One string for the whole chunk: every string field of every
 		// object is a substring of it.
-		d := newDecoder(string(payload[2:]), true)
+		d := newDecoder(payload[2:], true)
 		n := d.count(8)
 		d.slab = &slab{}
 		switch table {
@@ -439,7 +449,7 @@ func decodeSnapshotFrame(off int64, payload []byte) frameResult {
 			fr.err = d.err
 		}
 	case snapTableIndex:
-		d := newDecoder(string(payload[1:]), false)
+		d := newDecoder(payload[1:], false)
 		n := d.count(2)
 		for i := 0; i < n && d.err == nil; i++ {
 			key := d.str()
@@ -454,8 +464,8 @@ func decodeSnapshotFrame(off int64, payload []byte) frameResult {
 			fr.err = errors.New("end frame cut short")
 			return fr
 		}
-		end := &snapshotEnd{index: binary.LittleEndian.Uint64(payload[1:]), counts: make(map[string]uint64)}
-		d := newDecoder(string(payload[9:]), false)
+		end := &snapshotEnd{index: binary.LittleEndian.Uint64([]byte(payload[1:9])), counts: make(map[string]uint64)}
+		d := newDecoder(payload[9:], false)
 		end.frames = d.uvarint()
 		n := d.count(2)
 		for i := 0; i < n && d.err == nil; i++ {

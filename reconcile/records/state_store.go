@@ -118,11 +118,6 @@ func (r Reader) Services(ws memdb.WatchSet) (iter.Seq[*Service], error) {
 	return list[Service](r, ws, TableServices, IndexID)
 }
 
-// ServicesByStatus returns the services with lifecycle status st, by id.
-func (r Reader) ServicesByStatus(ws memdb.WatchSet, st ServiceStatus) (iter.Seq[*Service], error) {
-	return list[Service](r, ws, TableServices, IndexStatus, string(st))
-}
-
 // FunctionByID returns the function with id, or nil.
 func (r Reader) FunctionByID(ws memdb.WatchSet, id string) (*Function, error) {
 	return first[Function](r, ws, TableFunctions, IndexID, id)
@@ -137,11 +132,6 @@ func (r Reader) Functions(ws memdb.WatchSet) (iter.Seq[*Function], error) {
 // NSD order is Service.Functions).
 func (r Reader) FunctionsByService(ws memdb.WatchSet, serviceID string) (iter.Seq[*Function], error) {
 	return list[Function](r, ws, TableFunctions, IndexService, serviceID)
-}
-
-// FunctionsByVIM returns the functions placed on VIM vimUUID, by id.
-func (r Reader) FunctionsByVIM(ws memdb.WatchSet, vimUUID string) (iter.Seq[*Function], error) {
-	return list[Function](r, ws, TableFunctions, IndexVIM, vimUUID)
 }
 
 // DescriptorByDigest returns the descriptor with digest, or nil.
@@ -205,9 +195,24 @@ func (r Reader) OperationsByService(ws memdb.WatchSet, serviceID string) (iter.S
 	return list[Operation](r, ws, TableOperations, IndexService, serviceID)
 }
 
-// OperationsByStatus returns the operations with status st, by id.
+// OperationsByStatus returns the operations with status st, by id. Only
+// operations that have not ended are indexed by status; for an ended
+// status this scans the table.
 func (r Reader) OperationsByStatus(ws memdb.WatchSet, st OperationStatus) (iter.Seq[*Operation], error) {
-	return list[Operation](r, ws, TableOperations, IndexStatus, string(st))
+	if !st.Done() {
+		return list[Operation](r, ws, TableOperations, IndexStatus, string(st))
+	}
+	all, err := list[Operation](r, ws, TableOperations, IndexID)
+	if err != nil {
+		return nil, err
+	}
+	return func(yield func(*Operation) bool) {
+		for o := range all {
+			if o.Status == st && !yield(o) {
+				return
+			}
+		}
+	}, nil
 }
 
 // Index returns the index of the last transaction that changed table (0
@@ -291,11 +296,6 @@ func (s *StateStore) Services(ws memdb.WatchSet) (iter.Seq[*Service], error) {
 	return s.Reader().Services(ws)
 }
 
-// ServicesByStatus returns the services with lifecycle status st.
-func (s *StateStore) ServicesByStatus(ws memdb.WatchSet, st ServiceStatus) (iter.Seq[*Service], error) {
-	return s.Reader().ServicesByStatus(ws, st)
-}
-
 // FunctionByID returns the function with id, or nil.
 func (s *StateStore) FunctionByID(ws memdb.WatchSet, id string) (*Function, error) {
 	return s.Reader().FunctionByID(ws, id)
@@ -309,11 +309,6 @@ func (s *StateStore) Functions(ws memdb.WatchSet) (iter.Seq[*Function], error) {
 // FunctionsByService returns the functions of service serviceID.
 func (s *StateStore) FunctionsByService(ws memdb.WatchSet, serviceID string) (iter.Seq[*Function], error) {
 	return s.Reader().FunctionsByService(ws, serviceID)
-}
-
-// FunctionsByVIM returns the functions placed on VIM vimUUID.
-func (s *StateStore) FunctionsByVIM(ws memdb.WatchSet, vimUUID string) (iter.Seq[*Function], error) {
-	return s.Reader().FunctionsByVIM(ws, vimUUID)
 }
 
 // DescriptorByDigest returns the descriptor with digest, or nil.

@@ -44,8 +44,8 @@ func TestSchema_OneObjectPerTable(t *testing.T) {
 	txn.Commit()
 	args := map[string]map[string][]any{
 		TableIndex:       {IndexID: {TableServices}},
-		TableServices:    {IndexID: {svcID}, IndexName: {"demo-1"}, IndexStatus: {string(ServiceReady)}},
-		TableFunctions:   {IndexID: {fnID}, IndexService: {svcID}, IndexVIM: {"vim-1"}},
+		TableServices:    {IndexID: {svcID}, IndexName: {"demo-1"}},
+		TableFunctions:   {IndexID: {fnID}, IndexService: {svcID}},
 		TableDescriptors: {IndexID: {"sha256:x"}, IndexIdentity: {identityKey(KindNSD, "v", "n", "1")}},
 		TableVIMs:        {IndexID: {"vim-1"}, IndexName: {"athens"}},
 		TablePlugins:     {IndexID: {"p-1"}, IndexName: {"son-plugin.SLM"}},
@@ -74,8 +74,15 @@ func TestSchema_OneObjectPerTable(t *testing.T) {
 	if err := txn.Insert(TableFunctions, &Function{ID: uuid.NewString(), ServiceID: svcID}); err != nil {
 		t.Errorf("function without VIM: %v", err)
 	}
-	if err := txn.Insert(TableServices, &Service{ID: uuid.NewString()}); err == nil {
-		t.Error("service without status was accepted")
+	if err := txn.Insert(TableOperations, &Operation{ID: uuid.NewString(), Status: OpSucceeded}); err != nil {
+		t.Errorf("ended operation (not in the status index): %v", err)
+	}
+	if err := txn.Insert(TableServices, &Service{Name: "no-id", Status: ServiceReady}); err == nil {
+		t.Error("service without id was accepted")
+	}
+	// Validate, not the schema, requires a status.
+	if _, err := TestStore(t, Options{}).UpsertService(&Service{ID: uuid.NewString()}); err == nil || !strings.Contains(err.Error(), "status") {
+		t.Errorf("service without status: %v", err)
 	}
 }
 
@@ -172,16 +179,6 @@ func TestStore_Readers(t *testing.T) {
 						t.Fatalf("second range: %d", len(again))
 					}
 				}},
-				{"ServicesByStatus", func(t *testing.T) {
-					seq, err := s.ServicesByStatus(nil, ServiceReady)
-					if got := collect(t, seq, err); len(got) != 3 {
-						t.Fatalf("ready: %d", len(got))
-					}
-					seq, err = s.ServicesByStatus(nil, ServiceError)
-					if got := collect(t, seq, err); len(got) != 0 {
-						t.Fatalf("error: %d", len(got))
-					}
-				}},
 				{"FunctionsByService", func(t *testing.T) {
 					seq, err := s.FunctionsByService(nil, svcs[0].ID)
 					got := collect(t, seq, err)
@@ -192,12 +189,6 @@ func TestStore_Readers(t *testing.T) {
 						if !slices.Contains(svcs[0].Functions, f.ID) {
 							t.Errorf("function %s not of service 0", f.ID)
 						}
-					}
-				}},
-				{"FunctionsByVIM", func(t *testing.T) {
-					seq, err := s.FunctionsByVIM(nil, "vim-1")
-					if got := collect(t, seq, err); len(got) != 3 {
-						t.Fatalf("got %d", len(got))
 					}
 				}},
 				{"FunctionByID", func(t *testing.T) {
@@ -489,6 +480,51 @@ func TestStore_Writers(t *testing.T) {
 		}
 		if v, _ := s.VIMByUUID(nil, "v1"); v != nil {
 			t.Error("vim not deleted")
+		}
+	})
+	t.Run("operations by status", func(t *testing.T) {
+		// Only operations that have not ended are in the status index;
+		// an ended status is answered by a scan.
+		op := demo.Instantiation(svcs[1], time.Now())
+		op.Status, op.EndedAt = OpRunning, time.Time{}
+		if _, err := s.UpsertOperation(op); err != nil {
+			t.Fatal(err)
+		}
+		count := func(st OperationStatus) int {
+			t.Helper()
+			n := 0
+			for o := range must(s.OperationsByStatus(nil, st)) {
+				if o.ID == op.ID {
+					n++
+				}
+			}
+			return n
+		}
+		indexed := func() int {
+			t.Helper()
+			it, err := s.db.Txn(false).Get(TableOperations, IndexStatus+"_prefix", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for o := it.Next(); o != nil; o = it.Next() {
+				n++
+			}
+			return n
+		}
+		if count(OpRunning) != 1 || count(OpSucceeded) != 0 || indexed() != 1 {
+			t.Fatalf("running: %d by running, %d by succeeded, %d indexed", count(OpRunning), count(OpSucceeded), indexed())
+		}
+		done := op.Copy()
+		done.Status, done.EndedAt = OpSucceeded, time.Now()
+		if _, err := s.UpsertOperation(done); err != nil {
+			t.Fatal(err)
+		}
+		if count(OpRunning) != 0 || count(OpSucceeded) != 1 || indexed() != 0 {
+			t.Fatalf("ended: %d by running, %d by succeeded, %d indexed", count(OpRunning), count(OpSucceeded), indexed())
+		}
+		if _, err := s.DeleteOperation(op.ID); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package records
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -186,4 +187,34 @@ func (d *Demo) Service(name, vim string, n int) (*Service, []*Function) {
 		svc.Functions = append(svc.Functions, id)
 	}
 	return svc, fns
+}
+
+// instantiateSteps are the steps of the SLM's instantiation workflow, as
+// an applied service's operation record lists them.
+var instantiateSteps = []string{
+	"validate_deploy_request", "contact_gk", "request_topology", "SLM_mapping",
+	"ia_prepare", "vnf_deploy", "vnfs_start", "vnf_chain", "store_nsr",
+	"wan_configure", "start_monitoring", "inform_gk_instantiation",
+}
+
+// Instantiation builds (does not store) the succeeded instantiate
+// operation that created svc, its steps a millisecond apart from at: what
+// every service `manoctl apply` created has in the operations table.
+func (d *Demo) Instantiation(svc *Service, at time.Time) *Operation {
+	newID := d.NewID
+	if newID == nil {
+		newID = NewID
+	}
+	op := &Operation{
+		ID: newID(), ServiceID: svc.ID, ServiceName: svc.Name, Kind: OpInstantiate,
+		CorrelationID: uuid.NewString(), Status: OpSucceeded,
+		RequestedAt: at, StartedAt: at,
+		Steps: make([]Step, len(instantiateSteps)),
+	}
+	for i, name := range instantiateSteps {
+		start := at.Add(time.Duration(i) * time.Millisecond)
+		op.Steps[i] = Step{Name: name, Status: StepSucceeded, Attempt: 1, StartedAt: start, EndedAt: start.Add(time.Millisecond)}
+	}
+	op.EndedAt = at.Add(time.Duration(len(instantiateSteps)) * time.Millisecond)
+	return op
 }
