@@ -30,10 +30,18 @@ type PluginControl interface {
 // functions); it may return nil when the IA cannot be asked.
 type Refresher func(ctx context.Context, st *desired.State) (*plan.Infra, error)
 
+// Records is what the server reads of the daemon's records: durable
+// snapshots to answer with, and the change feed it relays as events.
+// *records.Store implements it.
+type Records interface {
+	Snapshot() *records.StateSnapshot
+	Subscribe(buffer int) *records.Subscription
+}
+
 // ServerConfig wires a control server.
 type ServerConfig struct {
 	Bus     bus.Bus
-	Store   *records.Store
+	Store   Records
 	GK      *gk.Client
 	PM      PluginControl
 	Refresh Refresher
@@ -90,7 +98,9 @@ func (s *Server) Start(ctx context.Context) error {
 	ectx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Add(1)
-	go s.publishEvents(ectx)
+	// Subscribed here, not in the goroutine: a change committed as soon
+	// as Start returns must be relayed.
+	go s.publishEvents(ectx, s.cfg.Store.Subscribe(eventBuffer))
 	return nil
 }
 
@@ -317,19 +327,24 @@ func (s *Server) onStatus(ctx context.Context, m *bus.Message) {
 	s.ep.Reply(ctx, m, st)
 }
 
-// publishEvents relays record changes on manoctl.events.<table>. A
-// subscriber that fell behind is resubscribed and announced with a
-// "resync" event, so watchers know to reload.
-func (s *Server) publishEvents(ctx context.Context) {
+// publishEvents relays record changes on manoctl.events.<table>, starting
+// with sub. A subscriber that fell behind is resubscribed and announced
+// with a "resync" event, so watchers know to reload.
+func (s *Server) publishEvents(ctx context.Context, sub *records.Subscription) {
 	defer s.wg.Done()
 	for ctx.Err() == nil {
-		sub := s.cfg.Store.Subscribe(8192)
 		if !s.relay(ctx, sub) {
 			return
 		}
 		s.ep.Notify(ctx, TopicEvents+".resync", Event{Op: "resync", Time: time.Now().UTC()}, "")
+		sub = s.cfg.Store.Subscribe(eventBuffer)
 	}
+	sub.Close()
 }
+
+// eventBuffer is how many record-change batches the relay's subscription
+// holds before it overflows.
+const eventBuffer = 8192
 
 // eventWindow is how long the relay gathers record changes before it
 // publishes them. A lifecycle workflow rewrites its operation at every

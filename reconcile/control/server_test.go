@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,4 +96,41 @@ func TestRelayCoalescesChangesPerRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(func(evs []Event) bool { return len(evs) > 0 && evs[len(evs)-1].Op == string(records.EventDelete) })
+}
+
+// TestRelaySubscribesBeforeStartReturns: a change committed as soon as
+// Start returns must be relayed. The relay used to subscribe in its own
+// goroutine, and a change committed first was lost (a watcher's first event
+// was an update of a record it never saw created).
+func TestRelaySubscribesBeforeStartReturns(t *testing.T) {
+	store, err := records.Open(t.TempDir(), records.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	b, err := membus.New().Connect(context.Background(), "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	counted := &countingRecords{Store: store}
+	s := NewServer(ServerConfig{Bus: b, Store: counted})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := counted.subscribes.Load(); n != 1 {
+		t.Fatalf("%d subscriptions when Start returned, want 1", n)
+	}
+}
+
+// countingRecords counts subscriptions to the store.
+type countingRecords struct {
+	*records.Store
+	subscribes atomic.Int32
+}
+
+func (c *countingRecords) Subscribe(buffer int) *records.Subscription {
+	c.subscribes.Add(1)
+	return c.Store.Subscribe(buffer)
 }
