@@ -147,8 +147,9 @@ type matrixCell struct {
 	// after runs once the faulted phase ended, before the invariants.
 	after func(r *cellRun)
 	// want is the final status every request of the phase must end with
-	// ("" accepts either), and wantStep the step an ERROR must name.
-	want, wantStep string
+	// ("" accepts either), wantStep the step an ERROR must name and
+	// wantText what else it must say.
+	want, wantStep, wantText string
 	// lossy: a broker restart may lose the final status; the client's
 	// timeout then ends the request.
 	lossy bool
@@ -266,10 +267,10 @@ func matrixCells() []*matrixCell {
 	cells = append(cells,
 		&matrixCell{name: "instantiate:ssm-crash", fault: "SSM crash", phase: phaseInstantiate,
 			sm:   map[string][]string{"manoctl/sonssmdemotask1": {"-crash-on", "task"}},
-			want: bus.StatusError, wantStep: slm.TaskTriggerTaskSSM},
+			want: bus.StatusError, wantStep: slm.TaskTriggerTaskSSM, wantText: "ssm sonssmdemotask1 exited: exit status 3"},
 		&matrixCell{name: "instantiate:fsm-crash", fault: "FSM crash", phase: phaseInstantiate,
 			sm:   map[string][]string{"manoctl/sonfsmdemoiperfstart1": {"-crash-on", "start"}},
-			want: bus.StatusError, wantStep: slm.TaskStart},
+			want: bus.StatusError, wantStep: slm.TaskStart, wantText: "fsm sonfsmdemoiperfstart1 exited: exit status 3"},
 		// The stop FSM crashes: the termination goes on without it (the
 		// step keeps the error) and the service is removed. It used to
 		// fail at vnfs_stop, every retry too: the service could never be
@@ -577,6 +578,9 @@ func (r *cellRun) checkOutcomes(outs []outcome) {
 			}
 			if st == bus.StatusError && r.cell.wantStep != "" && !strings.HasPrefix(msg, r.cell.wantStep+": ") {
 				t.Errorf("request %d: ERROR %q does not name step %s", i, msg, r.cell.wantStep)
+			}
+			if st == bus.StatusError && !strings.Contains(msg, r.cell.wantText) {
+				t.Errorf("request %d: ERROR %q does not say %q", i, msg, r.cell.wantText)
 			}
 			if st == bus.StatusError {
 				t.Logf("request %d: ERROR %s (after %s)", i, msg, o.took.Round(time.Millisecond))

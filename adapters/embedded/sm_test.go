@@ -664,7 +664,7 @@ func TestManagerFailures(t *testing.T) {
 			step: slm.TaskInstantSSMs, text: "segmentation fault", fast: true},
 		{name: "task-ssm-crashes-when-called", options: map[string]func(*managers.Options){
 			"manoctl/sonssmdemotask1": func(o *managers.Options) { o.CrashOn = sm.TypeTask }},
-			step: slm.TaskTriggerTaskSSM, text: "Timeout waiting for generic.ssm"},
+			step: slm.TaskTriggerTaskSSM, text: "ssm sonssmdemotask1 exited: crashed (-crash-on)"},
 		{name: "task-ssm-answers-error", options: map[string]func(*managers.Options){
 			"manoctl/sonssmdemotask1": func(o *managers.Options) { o.FailOn = sm.TypeTask }},
 			step: slm.TaskTriggerTaskSSM, text: "refuses task calls"},
@@ -673,7 +673,7 @@ func TestManagerFailures(t *testing.T) {
 			step: slm.TaskPlacementSSM, text: "refuses placement calls"},
 		{name: "configure-ssm-crashes-when-called", options: map[string]func(*managers.Options){
 			"manoctl/sonssmdemoconfigure1": func(o *managers.Options) { o.CrashOn = sm.TypeConfigure }},
-			step: slm.TaskConfigureSSM, text: "Timeout waiting for generic.ssm"},
+			step: slm.TaskConfigureSSM, text: "ssm sonssmdemoconfigure1 exited: crashed (-crash-on)"},
 		{name: "fsm-never-registers", images: map[string]smruntime.ManagerFunc{"manoctl/sonfsmdemoiperfstop1": silent},
 			step: slm.TaskDeploy, text: "Registration failed"},
 		{name: "configure-fsm-answers-error", options: map[string]func(*managers.Options){
@@ -681,7 +681,7 @@ func TestManagerFailures(t *testing.T) {
 			step: slm.TaskConfig, text: "refuses configure calls"},
 		{name: "start-fsm-crashes-when-called", options: map[string]func(*managers.Options){
 			"manoctl/sonfsmdemoiperfstart1": func(o *managers.Options) { o.CrashOn = sm.TypeStart }},
-			step: slm.TaskStart, text: "Timeout waiting for generic.fsm"},
+			step: slm.TaskStart, text: "fsm sonfsmdemoiperfstart1 exited: crashed (-crash-on)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

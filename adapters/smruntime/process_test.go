@@ -374,7 +374,7 @@ func TestProcessManagerFailures(t *testing.T) {
 		}, slm.TaskInstantSSMs, "manager exited before registering: exit status 3"},
 		{"task-ssm-crashes-when-called", map[string]smruntime.LocalManager{
 			"manoctl/sonssmdemotask1": withArgs("task-ssm", "-service", "demo", "-name", "task", "-crash-on", "task"),
-		}, slm.TaskTriggerTaskSSM, "Timeout waiting for generic.ssm"},
+		}, slm.TaskTriggerTaskSSM, "ssm sonssmdemotask1 exited: exit status 3"},
 		{"placement-ssm-answers-error", map[string]smruntime.LocalManager{
 			"manoctl/sonssmdemoplacement1": withArgs("placement-ssm", "-service", "demo", "-name", "placement", "-fail-on", "placement"),
 		}, slm.TaskPlacementSSM, "refuses placement calls"},

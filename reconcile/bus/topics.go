@@ -75,6 +75,11 @@ const (
 	TopicSMRFSMTerminate   = "specific.manager.registry.fsm.terminate"
 	TopicSMRegistration    = "specific.manager.registry.ssm.registration"
 	TopicSMStatus          = "specific.manager.registry.ssm.status"
+	// manoctl's: the registry announces a manager that exited on its
+	// own, so that calls waiting for it fail at once
+	// (reconcile/spec/control-topics.md).
+	TopicSMRSSMExited = "specific.manager.registry.ssm.exited"
+	TopicSMRFSMExited = "specific.manager.registry.fsm.exited"
 )
 
 // PluginHeartbeatTopic is the topic a plugin with uuid beats on.

@@ -39,6 +39,8 @@ type FSMs struct {
 	cfg FSMsConfig
 	log *slog.Logger
 
+	exits *exitWatch
+
 	mu       sync.Mutex
 	conns    map[string]*fsmConn // by function id
 	watching bool
@@ -66,6 +68,7 @@ func NewFSMs(b bus.Bus, cfg FSMsConfig) *FSMs {
 		cfg:   cfg,
 		log:   cfg.Logger.With("component", "flm-fsm"),
 		conns: map[string]*fsmConn{},
+		exits: newExitWatch(KindFSM),
 	}
 }
 
@@ -73,6 +76,9 @@ func NewFSMs(b bus.Bus, cfg FSMsConfig) *FSMs {
 // terminated by anyone (the SLM terminates FSMs itself, §4.5): the
 // registry deletes the vhost after that.
 func (f *FSMs) watch(ctx context.Context) {
+	if err := f.exits.watch(ctx, f.ep); err != nil {
+		f.log.Warn("calls to a crashed FSM will fail only at their timeout", "err", err)
+	}
 	f.mu.Lock()
 	if f.watching || f.closed {
 		f.mu.Unlock()
@@ -84,6 +90,7 @@ func (f *FSMs) watch(ctx context.Context) {
 		var req SMRRequest
 		if m.Decode(&req) == nil && req.UUID != "" {
 			f.drop(req.UUID)
+			f.exits.forget(req.UUID)
 		}
 	})
 	if err != nil {
@@ -155,6 +162,7 @@ func (f *FSMs) Connected() []string {
 // FSMs that were started are terminated again.
 func (f *FSMs) Deploy(ctx context.Context, funcID string, vnfd descriptor.Doc) error {
 	f.watch(ctx)
+	f.exits.forget(funcID)
 	v, err := descriptor.ParseVNFD(vnfd)
 	if err != nil {
 		return err
@@ -187,8 +195,8 @@ func (f *FSMs) Deploy(ctx context.Context, funcID string, vnfd descriptor.Doc) e
 	if err == nil {
 		_, err = f.conn(ctx, funcID)
 	}
-	if err == nil && typed[TypeTask].ID != "" {
-		err = f.task(ctx, funcID)
+	if id := typed[TypeTask].ID; err == nil && id != "" {
+		err = f.task(ctx, funcID, id)
 	}
 	if err != nil {
 		if terr := f.Terminate(context.WithoutCancel(ctx), funcID, vnfd); terr != nil {
@@ -202,8 +210,8 @@ func (f *FSMs) Deploy(ctx context.Context, funcID string, vnfd descriptor.Doc) e
 // task calls the task FSM with the rest of the deploy schedule (§14.4 F2).
 // manoctl's deploy steps are fixed, so the schedule it returns must keep
 // them, in order; dropping or reordering them is an error.
-func (f *FSMs) task(ctx context.Context, funcID string) error {
-	reply, err := f.call(ctx, funcID, FSMRequest{FSMType: TypeTask, Schedule: slices.Clone(deploySchedule), Topic: bus.TopicFunctionDeploy})
+func (f *FSMs) task(ctx context.Context, funcID, id string) error {
+	reply, err := f.call(ctx, funcID, id, FSMRequest{FSMType: TypeTask, Schedule: slices.Clone(deploySchedule), Topic: bus.TopicFunctionDeploy})
 	if err != nil {
 		return err
 	}
@@ -213,13 +221,15 @@ func (f *FSMs) task(ctx context.Context, funcID string) error {
 	return nil
 }
 
-// call sends one call to the function's FSMs and checks the status.
-func (f *FSMs) call(ctx context.Context, funcID string, req FSMRequest) (*FSMReply, error) {
+// call sends one call to the function's FSMs, served by the FSM with
+// descriptor id id ("" if unknown), and checks the status.
+func (f *FSMs) call(ctx context.Context, funcID, id string, req FSMRequest) (*FSMReply, error) {
 	c, err := f.conn(ctx, funcID)
 	if err != nil {
 		return nil, err
 	}
-	msg, err := c.ep.Request(ctx, bus.GenericFSMTopic(funcID), req)
+	topic := bus.GenericFSMTopic(funcID)
+	msg, err := f.exits.request(ctx, c.ep, id, funcID, topic, req)
 	if errors.Is(err, bus.ErrClosed) {
 		// The vhost connection went away (vhost deleted and created
 		// again, broker restart): connect again, once.
@@ -227,7 +237,7 @@ func (f *FSMs) call(ctx context.Context, funcID string, req FSMRequest) (*FSMRep
 		if c, err = f.conn(ctx, funcID); err != nil {
 			return nil, err
 		}
-		msg, err = c.ep.Request(ctx, bus.GenericFSMTopic(funcID), req)
+		msg, err = f.exits.request(ctx, c.ep, id, funcID, topic, req)
 	}
 	if err != nil {
 		return nil, err
@@ -251,14 +261,24 @@ func (f *FSMs) Event(ctx context.Context, funcID string, vnfd descriptor.Doc, fs
 	if content == nil {
 		content = map[string]any{}
 	}
-	_, err := f.call(ctx, funcID, FSMRequest{Content: content, FSMType: fsmType})
+	_, err := f.call(ctx, funcID, fsmID(vnfd, fsmType), FSMRequest{Content: content, FSMType: fsmType})
 	return err
+}
+
+// fsmID is the descriptor id of the FSM of type typ in vnfd, "" if none.
+func fsmID(vnfd descriptor.Doc, typ string) string {
+	v, err := descriptor.ParseVNFD(vnfd)
+	if err != nil {
+		return ""
+	}
+	return descriptor.TypedManagers(v.FSMs)[typ].ID
 }
 
 // Terminate terminates the function's FSMs: the registry request carries
 // the option {termination: 'true'} on every FSM entry.
 func (f *FSMs) Terminate(ctx context.Context, funcID string, vnfd descriptor.Doc) error {
 	f.drop(funcID)
+	defer f.exits.forget(funcID)
 	doc := WithOption(vnfd, FSMKey, OptionTermination, "true")
 	res, err := smrCall(ctx, f.ep, bus.TopicSMRFSMTerminate, SMRRequest{VNFD: doc, UUID: funcID})
 	return errors.Join(checkTerminated(res, err)...)

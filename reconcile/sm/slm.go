@@ -33,8 +33,9 @@ type ManagersConfig struct {
 // (or on demand, when a later workflow needs them) and closed when they are
 // terminated.
 type Managers struct {
-	cfg ManagersConfig
-	log *slog.Logger
+	cfg   ManagersConfig
+	log   *slog.Logger
+	exits *exitWatch
 
 	mu       sync.Mutex
 	conns    map[string]*ssmConn // by service id
@@ -68,7 +69,8 @@ func NewManagers(cfg ManagersConfig) *Managers {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Managers{cfg: cfg, log: cfg.Logger.With("component", "slm-ssm"), conns: map[string]*ssmConn{}}
+	return &Managers{cfg: cfg, log: cfg.Logger.With("component", "slm-ssm"), conns: map[string]*ssmConn{},
+		exits: newExitWatch(KindSSM)}
 }
 
 func state(w *slm.Workflow) *workflowState {
@@ -78,6 +80,15 @@ func state(w *slm.Workflow) *workflowState {
 		w.SSMState = st
 	}
 	return st
+}
+
+// ssmRequest calls the SSM of type typ of the workflow's service over c
+// and waits for its reply, or for the registry to report it exited.
+func (m *Managers) ssmRequest(ctx context.Context, w *slm.Workflow, c *ssmConn, typ, topic string, payload any) (*bus.Message, error) {
+	if err := m.exits.watch(ctx, w.Endpoint()); err != nil {
+		m.log.Warn("calls to a crashed SSM will fail only at their timeout", "err", err)
+	}
+	return m.exits.request(ctx, c.ep, w.SSMs[typ].ID, w.State.ID, topic, payload)
 }
 
 // conn returns the connection to vhost ssm-<servID>, opening it if needed.
@@ -175,6 +186,12 @@ func (m *Managers) Onboard(ctx context.Context, w *slm.Workflow) error {
 func (m *Managers) Instantiate(ctx context.Context, w *slm.Workflow) error {
 	st := state(w)
 	st.instantiateSent = true
+	// Watching before the registry starts them: a manager may crash at
+	// once.
+	if err := m.exits.watch(ctx, w.Endpoint()); err != nil {
+		m.log.Warn("calls to a crashed SSM will fail only at their timeout", "err", err)
+	}
+	m.exits.forget(w.State.ID)
 	res, err := smrCall(ctx, w.Endpoint(), bus.TopicSMRSSMInstantiate, SMRRequest{NSD: w.State.NSD, UUID: w.State.ID})
 	if err != nil {
 		return err
@@ -203,7 +220,7 @@ func (m *Managers) Task(ctx context.Context, w *slm.Workflow, schedule []string)
 	if err != nil {
 		return nil, err
 	}
-	msg, err := c.ep.Request(ctx, bus.GenericSSMTopic(w.State.ID), TaskRequest{Schedule: schedule, SSMType: TypeTask})
+	msg, err := m.ssmRequest(ctx, w, c, TypeTask, bus.GenericSSMTopic(w.State.ID), TaskRequest{Schedule: schedule, SSMType: TypeTask})
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +259,7 @@ func (m *Managers) Place(ctx context.Context, w *slm.Workflow, req wire.PlaceReq
 		d["instance_uuid"] = f.ID
 		body.VNFDs = append(body.VNFDs, d)
 	}
-	msg, err := c.ep.Request(ctx, bus.PlacementSSMTopic(w.State.ID), body)
+	msg, err := m.ssmRequest(ctx, w, c, TypePlacement, bus.PlacementSSMTopic(w.State.ID), body)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +295,7 @@ func (m *Managers) Configure(ctx context.Context, w *slm.Workflow) error {
 			"start": f.Start, "stop": f.Stop, "configure": f.Configure, "scale": f.Scale,
 		})
 	}
-	msg, err := c.ep.Request(ctx, bus.GenericSSMTopic(w.State.ID), req)
+	msg, err := m.ssmRequest(ctx, w, c, TypeConfigure, bus.GenericSSMTopic(w.State.ID), req)
 	if err != nil {
 		return err
 	}
@@ -433,6 +450,7 @@ func (m *Managers) Terminate(ctx context.Context, w *slm.Workflow) error {
 	servID := w.State.ID
 	// The registry deletes the vhost: leave it first.
 	m.drop(servID)
+	defer m.exits.forget(servID)
 	var errs []error
 	ssms := w.SSMs != nil
 	if w.Kind == slm.KindInstantiate {

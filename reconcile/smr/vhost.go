@@ -258,6 +258,14 @@ func (s *SMR) supervise(v *vhost, r *running) {
 	}
 	s.reg.setIf(r.key, RecordFailed, RecordRegistered, RecordRunning, RecordUpdated)
 	s.log.Error("manager exited", "id", r.spec.ID, "name", r.inst.Name(), "vhost", v.name, "err", r.inst.Err())
+	reason := "exited with no error"
+	if err := r.inst.Err(); err != nil {
+		reason = err.Error()
+	}
+	n := sm.ExitNotice{ID: r.spec.ID, UUID: v.uuid, Error: reason}
+	if err := s.ep.Notify(s.ctx, v.kind.ExitedTopic(), n, ""); err != nil {
+		s.log.Warn("manager exit not announced: calls to it fail at their timeout", "id", r.spec.ID, "err", err)
+	}
 }
 
 // stop stops a running manager and forgets it.
