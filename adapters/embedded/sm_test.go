@@ -242,7 +242,13 @@ func TestSpecificManagersLifecycle(t *testing.T) {
 		t.Errorf("%d managers running, want 6: %v", got, p.Runtime.Running())
 	}
 	for _, id := range []string{"sonssmdemotask1", "sonssmdemoconfigure1", "sonssmdemoplacement1"} {
+		// The status notice follows the registration reply, and the
+		// workflow may end before the registry has read it.
 		rec, ok := p.Stack.SMR.Record(id, servID)
+		for deadline := time.Now().Add(5 * time.Second); ok && rec.LastStatus == "" && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+			rec, ok = p.Stack.SMR.Record(id, servID)
+		}
 		if !ok || rec.Status != "running" || rec.LastStatus != "running" {
 			t.Errorf("registry record of %s: %+v (found %v)", id, rec, ok)
 		}

@@ -332,6 +332,12 @@ func (m *Manager) Run(ctx context.Context) error {
 
 	reg, err := m.register(ctx, ep)
 	if err != nil {
+		// A call may come before the registry's answer (see above) and
+		// abort the manager: the abort is why it stopped, not the
+		// registration it cut short.
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			return cause
+		}
 		return err
 	}
 	m.mu.Lock()

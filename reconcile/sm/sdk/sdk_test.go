@@ -232,6 +232,27 @@ func TestAbortStopsRunWithoutAnswering(t *testing.T) {
 	}
 }
 
+// An abort while the registration is still unanswered is Run's error:
+// a call can arrive, and crash the manager, before the registry's reply
+// does. Run used to return the cut-short registration instead
+// ("registration failed: ... context canceled").
+func TestAbortDuringRegistration(t *testing.T) {
+	f := newFixture(t, nil) // the registry never answers
+	m := f.manager(t, fsmConfig())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(context.Background()) }()
+	<-f.reg // the registration is on its way
+	m.Abort(errors.New("crash"))
+	select {
+	case err := <-done:
+		if err == nil || err.Error() != "crash" {
+			t.Errorf("Run = %v, want the abort's error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return")
+	}
+}
+
 func TestConfig(t *testing.T) {
 	env := map[string]string{"broker_host": "amqp://u:p@h:5672/ssm-9", "broker_exchange": "x", "sf_uuid": "9"}
 	c := sdk.Config{Kind: sm.KindSSM, ServiceName: "s", ManagerName: "n", Number: "7"}.FromEnv(func(k string) string { return env[k] })
