@@ -227,15 +227,15 @@ func TestEmbedded_Flow(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The plugin table stays as the run left it (embedded.PluginTable):
-	// the three plugins, running (the SLM was started again), and not
-	// the row of the crashed run.
+	// the three plugins, idle now that nothing runs (the SLM was started
+	// again, so it is not STOPPED), and not the row of the crashed run.
 	it, _ := store.Plugins(nil)
 	var rows []string
 	for p := range it {
 		rows = append(rows, p.Name+" "+p.State)
 	}
 	slices.Sort(rows)
-	want := []string{"son-plugin.FunctionLifecycleManager RUNNING", "son-plugin.PlacementPlugin RUNNING", "son-plugin.ServiceLifecycleManager RUNNING"}
+	want := []string{"son-plugin.FunctionLifecycleManager IDLE", "son-plugin.PlacementPlugin IDLE", "son-plugin.ServiceLifecycleManager IDLE"}
 	if !slices.Equal(rows, want) {
 		t.Errorf("plugin table after close: %q, want %q", rows, want)
 	}

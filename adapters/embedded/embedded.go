@@ -120,7 +120,7 @@ func Start(ctx context.Context, cfg Config) (*Platform, error) {
 
 // Close stops everything: client, plugins, emulator, bus. With a
 // PluginTable, the plugins' rows stay in the records with the state they
-// had.
+// had, running ones as PluginIdle.
 func (p *Platform) Close() error {
 	p.GK.Close()
 	if p.plugins != nil {
@@ -160,6 +160,12 @@ func DefaultPlacer() placeplugin.Placer { return placeplugin.Algorithm(placement
 // plugin (its process exited); the embedded platform, whose plugins run
 // only while a command runs, remembers it so as not to start it again.
 const PluginStopped = "STOPPED"
+
+// PluginIdle is the state the plugin table keeps, once the platform has
+// closed, for a plugin that was running (or registered and not yet
+// started): nothing runs between commands, and the plugin runs again with
+// the next one. A row left RUNNING would claim otherwise.
+const PluginIdle = "IDLE"
 
 // ErrPluginNotRunning is returned by Platform.Lifecycle for a plugin the
 // platform does not run.
@@ -221,7 +227,8 @@ func CheckServing(r records.Reader) error {
 //     started it, and a stopped one (PluginStopped) is not started;
 //   - lifecycle.stop makes a plugin deregister: its row stays, STOPPED;
 //   - when the platform closes, its plugins deregister but their rows
-//     stay, with the state they had and their last heartbeat.
+//     stay, with their last heartbeat and the state they had, except
+//     that running ones become PluginIdle.
 //
 // Heartbeats are kept in memory and written with the next state change
 // or when the platform closes, not one records write each.
@@ -383,6 +390,7 @@ func (t *PluginTable) startWriting() error {
 func (t *PluginTable) beginClose() {
 	t.mu.Lock()
 	t.closing = true
+	t.dirty = true // running rows become idle
 	t.mu.Unlock()
 }
 
@@ -407,7 +415,11 @@ func (t *PluginTable) flushLocked() error {
 	names := map[string]bool{}
 	for _, m := range []map[string]pm.Plugin{t.live, t.stopped} {
 		for _, p := range m {
-			want[p.UUID] = pluginRow(p)
+			row := pluginRow(p)
+			if t.closing && (row.State == pm.StateRunning || row.State == pm.StateRegistered || row.State == pm.StateReady) {
+				row.State = PluginIdle
+			}
+			want[p.UUID] = row
 			names[p.Name] = true
 		}
 	}

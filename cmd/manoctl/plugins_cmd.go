@@ -39,8 +39,9 @@ Without it they act on the embedded platform of the state directory,
 whose plugins run only while a command runs (apply, destroy, plugins).
 Its plugin table is kept in the state directory as the last run left it:
 every run registers the plugins anew, under new uuids, and the table
-keeps each plugin's state and last heartbeat. A paused or stopped plugin
-stays so: the next run pauses it again, or does not start it. The
+keeps each plugin's state and last heartbeat; a plugin that was running
+is IDLE once the run ends (it runs again with the next command). A
+paused or stopped plugin stays so: the next run pauses it again, or does not start it. The
 embedded platform does not serve without all its plugins: apply and
 destroy refuse to run (exit 1, naming the plugin) until 'manoctl plugins
 start NAME' resumes it. A daemon's paused plugin reports PAUSED but, as
@@ -485,7 +486,13 @@ func embeddedPluginLifecycle(ctx context.Context, f *factory, fl *pluginFlags, a
 	if row == nil {
 		return nil, fmt.Errorf("plugin %s (%s) is missing from the plugin table after lifecycle.%s", name, pl.UUID, action)
 	}
-	return control.PluginItem(row), nil
+	item = control.PluginItem(row)
+	if row.State == embedded.PluginIdle {
+		// The plugin reported the state asked for, then the platform
+		// closed: print what it reported, as a daemon's would show.
+		item["state"] = pl.State
+	}
+	return item, nil
 }
 
 // servingPluginTable is the plugin table of an embedded run that serves

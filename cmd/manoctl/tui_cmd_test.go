@@ -313,7 +313,8 @@ func TestTUI_EmbeddedEndToEnd(t *testing.T) {
 	x.quit()
 
 	// The infrastructure was saved: demo-1 needs nothing, only demo-2 is
-	// left to create. The plugin table stays as the run left it.
+	// left to create. The plugin table stays as the run left it, its
+	// plugins idle now that nothing runs.
 	plan := exec.Command(bin, "plan", "--detailed-exitcode")
 	plan.Dir = dir
 	out, err = plan.Output()
@@ -322,7 +323,7 @@ func TestTUI_EmbeddedEndToEnd(t *testing.T) {
 	}
 	get := exec.Command(bin, "get", "plugins")
 	get.Dir = dir
-	if out, _ := get.CombinedOutput(); !bytes.Contains(out, []byte("son-plugin.ServiceLifecycleManager")) || !bytes.Contains(out, []byte("RUNNING")) {
+	if out, _ := get.CombinedOutput(); !bytes.Contains(out, []byte("son-plugin.ServiceLifecycleManager")) || !bytes.Contains(out, []byte("IDLE")) || bytes.Contains(out, []byte("RUNNING")) {
 		t.Errorf("plugin table after the TUI:\n%s", out)
 	}
 }
