@@ -185,7 +185,7 @@ func pluginsTableSchema() *memdb.TableSchema {
 }
 
 // operationsTableSchema: operations by id, by service (describe's "last
-// operations") and, for operations that have not ended, by status (the
+// operations"; those without a service under noService) and, for operations that have not ended, by status (the
 // daemon finds those a killed daemon left running). Ended operations, the
 // bulk of the table, are left out of the status index: AllowMissing with
 // an empty key.
@@ -195,8 +195,8 @@ func operationsTableSchema() *memdb.TableSchema {
 		Indexes: map[string]*memdb.IndexSchema{
 			IndexID: {Name: IndexID, Unique: true,
 				Indexer: strIndex[Operation](func(o *Operation) string { return o.ID })},
-			IndexService: {Name: IndexService, AllowMissing: true,
-				Indexer: strIndex[Operation](func(o *Operation) string { return o.ServiceID })},
+			IndexService: {Name: IndexService,
+				Indexer: strIndex[Operation](func(o *Operation) string { return operationServiceKey(o.ServiceID) })},
 			IndexStatus: {Name: IndexStatus, AllowMissing: true,
 				Indexer: strIndex[Operation](func(o *Operation) string {
 					if o.Status.Done() {
@@ -206,6 +206,19 @@ func operationsTableSchema() *memdb.TableSchema {
 				})},
 		},
 	}
+}
+
+// noService is the service-index key of operations without a service (a
+// create refused before the SLM gave it an id): indexed too, so that their
+// history is trimmed like any service's. It is no UUID, so it names no
+// service.
+const noService = "-"
+
+func operationServiceKey(serviceID string) string {
+	if serviceID == "" {
+		return noService
+	}
+	return serviceID
 }
 
 // strIndex indexes a string field of *T. It replaces memdb.StringFieldIndex,

@@ -190,9 +190,11 @@ func (r Reader) Operations(ws memdb.WatchSet) (iter.Seq[*Operation], error) {
 	return list[Operation](r, ws, TableOperations, IndexID)
 }
 
-// OperationsByService returns the operations on service serviceID, by id.
+// OperationsByService returns the operations on service serviceID, by id;
+// "" returns those on no service (creates refused before the SLM gave
+// them an id).
 func (r Reader) OperationsByService(ws memdb.WatchSet, serviceID string) (iter.Seq[*Operation], error) {
-	return list[Operation](r, ws, TableOperations, IndexService, serviceID)
+	return list[Operation](r, ws, TableOperations, IndexService, operationServiceKey(serviceID))
 }
 
 // OperationsByStatus returns the operations with status st, by id. Only

@@ -29,6 +29,10 @@ const (
 	DefaultSnapshotBytes = 64 << 20
 )
 
+// DefaultOperationHistory is how many ended operations are kept per
+// service (Options.OperationHistory): twice what describe shows.
+const DefaultOperationHistory = 10
+
 // Options configure Open.
 type Options struct {
 	// ReadOnly opens the state without taking the lock, for commands that
@@ -56,6 +60,15 @@ type Options struct {
 	// about 40% faster for large states, at the price of a higher peak
 	// heap (+25% for 100,000 services) until the first collection after.
 	LoadWithGC bool
+	// OperationHistory is how many ended operations of each service are
+	// kept: when an operation ends, the service's oldest ended ones
+	// beyond it are deleted in the same transaction, and when a service
+	// is deleted only its newest ended operation stays (besides any still
+	// running, which are never deleted). Without a bound, a long-lived
+	// daemon's records, and the time to load them, grow with every scale,
+	// heal and replace. 0 means DefaultOperationHistory; negative keeps
+	// every operation.
+	OperationHistory int
 }
 
 // Store is the records store: go-memdb tables of services, functions,

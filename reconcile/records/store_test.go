@@ -2,6 +2,7 @@ package records
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -630,5 +631,105 @@ func TestStore_SnapshotIsFrozenAndDurable(t *testing.T) {
 	}
 	if s.Snapshot().Index() != 2 {
 		t.Fatalf("index %d", s.Snapshot().Index())
+	}
+}
+
+// TestOperationHistory: when an operation ends, its service's ended
+// operations beyond Options.OperationHistory go, oldest first; running ones
+// stay; a deleted service keeps its newest ended operation; the trimming
+// is journaled like any write.
+func TestOperationHistory(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{OperationHistory: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, svcs := seed(t, s, 2)
+	svc, other := svcs[0], svcs[1]
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	op := func(svcID string, i int, st OperationStatus) *Operation {
+		o := &Operation{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), ServiceID: svcID, Kind: OpScale, Status: st,
+			RequestedAt: t0.Add(time.Duration(i) * time.Minute), StartedAt: t0.Add(time.Duration(i) * time.Minute)}
+		if st.Done() {
+			o.EndedAt = o.StartedAt.Add(time.Second)
+		}
+		return o
+	}
+	ids := func(svcID string) []string {
+		t.Helper()
+		var out []string
+		for o := range must(s.OperationsByService(nil, svcID)) {
+			out = append(out, o.ID[len(o.ID)-2:]+":"+string(o.Status))
+		}
+		return out
+	}
+	running := op(svc.ID, 99, OpRunning)
+	if _, err := s.UpsertOperation(running); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		if _, err := s.UpsertOperation(op(svc.ID, i, OpSucceeded)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.UpsertOperation(op(other.ID, 50, OpFailed)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"03:succeeded", "04:succeeded", "05:succeeded", "99:running"}
+	if got := ids(svc.ID); !slices.Equal(got, want) {
+		t.Fatalf("after 5 ended: %v, want %v", got, want)
+	}
+	if got := ids(other.ID); len(got) != 1 {
+		t.Fatalf("the other service's operations: %v", got)
+	}
+
+	// Deleted: the newest ended one and the running one stay; when that
+	// ends, it is all that is left.
+	if _, err := s.DeleteService(svc.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(svc.ID), []string{"05:succeeded", "99:running"}; !slices.Equal(got, want) {
+		t.Fatalf("after delete: %v, want %v", got, want)
+	}
+	running.Status, running.EndedAt = OpSucceeded, t0.Add(time.Hour)
+	if _, err := s.UpsertOperation(running); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(svc.ID), []string{"99:succeeded"}; !slices.Equal(got, want) {
+		t.Fatalf("after the last one ended: %v, want %v", got, want)
+	}
+	// Operations without a service (refused creates) count as one
+	// service's.
+	for i := 60; i < 65; i++ {
+		if _, err := s.UpsertOperation(op("", i, OpFailed)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := ids(""), []string{"62:failed", "63:failed", "64:failed"}; !slices.Equal(got, want) {
+		t.Fatalf("operations without a service: %v, want %v", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The journal replays the trimming.
+	s, err = Open(dir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, want := ids(svc.ID), []string{"99:succeeded"}; !slices.Equal(got, want) {
+		t.Fatalf("reloaded: %v, want %v", got, want)
+	}
+
+	// A negative history keeps everything.
+	all := TestStore(t, Options{OperationHistory: -1})
+	_, svcs = seed(t, all, 1)
+	for i := 1; i <= 12; i++ {
+		if _, err := all.UpsertOperation(op(svcs[0].ID, i, OpSucceeded)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(collect(t, must(all.OperationsByService(nil, svcs[0].ID)), nil)); n != 12 {
+		t.Errorf("OperationHistory -1 kept %d of 12", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -246,8 +247,10 @@ func (s *Store) DeleteService(id string) (uint64, error) {
 	return s.Write(func(txn *WriteTxn) error { return s.DeleteServiceTxn(txn, id) })
 }
 
-// DeleteServiceTxn deletes a service and the functions that belong to it;
-// its operations stay as history. Deleting a missing service is not an
+// DeleteServiceTxn deletes a service and the functions that belong to it.
+// Of its ended operations the newest stays as history (unless
+// Options.OperationHistory is negative: then all do), and those still
+// running stay until they end. Deleting a missing service is not an
 // error.
 func (s *Store) DeleteServiceTxn(txn *WriteTxn, id string) error {
 	if err := s.checkTxn(txn); err != nil {
@@ -273,7 +276,10 @@ func (s *Store) DeleteServiceTxn(txn *WriteTxn, id string) error {
 			return err
 		}
 	}
-	return txn.remove(TableServices, svc)
+	if err := txn.remove(TableServices, svc); err != nil {
+		return err
+	}
+	return s.trimOperationsTxn(txn, id, min(s.operationHistory(), 1))
 }
 
 // UpsertServiceWithFunctionsTxn upserts a service and then its functions,
@@ -610,7 +616,60 @@ func (s *Store) UpsertOperationTxn(txn *WriteTxn, o *Operation) error {
 		c.CreateIndex = existing.CreateIndex
 	}
 	c.ModifyIndex = txn.index
-	return txn.insert(TableOperations, c)
+	if err := txn.insert(TableOperations, c); err != nil {
+		return err
+	}
+	if !c.Status.Done() {
+		return nil
+	}
+	keep := s.operationHistory()
+	if r := txn.Reader(); keep >= 0 && c.ServiceID != "" {
+		if svc, err := r.ServiceByID(nil, c.ServiceID); err == nil && svc == nil {
+			keep = min(keep, 1) // the service is gone (see DeleteServiceTxn)
+		}
+	}
+	return s.trimOperationsTxn(txn, c.ServiceID, keep)
+}
+
+// operationHistory is Options.OperationHistory with its default.
+func (s *Store) operationHistory() int {
+	if s.opts.OperationHistory == 0 {
+		return DefaultOperationHistory
+	}
+	return s.opts.OperationHistory
+}
+
+// trimOperationsTxn deletes the ended operations of service serviceID but
+// the newest keep (by end time, then id); keep < 0 keeps all.
+func (s *Store) trimOperationsTxn(txn *WriteTxn, serviceID string, keep int) error {
+	if keep < 0 {
+		return nil
+	}
+	ops, err := txn.Reader().OperationsByService(nil, serviceID)
+	if err != nil {
+		return err
+	}
+	var ended []*Operation
+	for o := range ops {
+		if o.Status.Done() {
+			ended = append(ended, o)
+		}
+	}
+	if len(ended) <= keep {
+		return nil
+	}
+	slices.SortFunc(ended, func(a, b *Operation) int {
+		if c := b.EndedAt.Compare(a.EndedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	for _, o := range ended[keep:] {
+		if err := txn.remove(TableOperations, o); err != nil {
+			return fmt.Errorf("records: trim operations of service %s: %w", serviceID, err)
+		}
+	}
+	return nil
 }
 
 // DeleteOperation deletes an operation in its own transaction.
