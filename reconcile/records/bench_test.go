@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,8 +36,10 @@ var (
 
 // benchStateDir returns a state directory of n demo services whose ids are
 // UUIDv7 (records.NewID, what manoctl generates) or, with v4, random
-// UUIDv4 (what a 2017 SLM or an external gatekeeper would produce).
-func benchStateDir(b *testing.B, n int, v4 bool) string {
+// UUIDv4 (what a 2017 SLM or an external gatekeeper would produce). Each
+// service has its instantiate operation and, with history > 1, that many
+// operations in all (the others scale operations).
+func benchStateDir(b *testing.B, n int, v4 bool, history int) string {
 	b.Helper()
 	benchMu.Lock()
 	defer benchMu.Unlock()
@@ -46,6 +49,9 @@ func benchStateDir(b *testing.B, n int, v4 bool) string {
 	key := fmt.Sprintf("%d-v7-ops", n)
 	if v4 {
 		key = fmt.Sprintf("%d-v4-ops", n)
+	}
+	if history > 1 {
+		key += strconv.Itoa(history)
 	}
 	if dir, ok := benchDirs[key]; ok {
 		return dir
@@ -89,6 +95,13 @@ func benchStateDir(b *testing.B, n int, v4 bool) string {
 				}
 				if err := s.UpsertOperationTxn(txn, demo.Instantiation(svc, txn.Now())); err != nil {
 					return err
+				}
+				for h := 1; h < history; h++ {
+					op := demo.Instantiation(svc, txn.Now().Add(time.Duration(h)*time.Minute))
+					op.Kind, op.Steps = OpScale, op.Steps[:8]
+					if err := s.UpsertOperationTxn(txn, op); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
@@ -134,13 +147,17 @@ func cleanupBench() {
 // process each time, as every CLI command does: its heap starts empty, so
 // the load also pays the kernel for each new page, which a process that
 // loaded before reuses (ms/load is the load alone, ns/op includes
-// starting the process).
+// starting the process). operations=N gives each service the most
+// history Options.OperationHistory keeps by default: its instantiation
+// and N-1 scale operations, what a long-lived daemon's records reach.
 func BenchmarkOpen(b *testing.B) {
 	cases := []struct {
 		n             int
 		v4, gc, fresh bool
-	}{{10_000, false, false, false}, {100_000, false, false, false}, {100_000, false, false, true},
-		{100_000, true, false, false}, {100_000, false, true, false}}
+		history       int
+	}{{10_000, false, false, false, 1}, {100_000, false, false, false, 1}, {100_000, false, false, true, 1},
+		{100_000, true, false, false, 1}, {100_000, false, true, false, 1},
+		{100_000, false, false, true, DefaultOperationHistory}}
 	for _, c := range cases {
 		name := fmt.Sprintf("services=%d/ids=v7", c.n)
 		if c.v4 {
@@ -152,9 +169,12 @@ func BenchmarkOpen(b *testing.B) {
 		if c.fresh {
 			name += "/process=fresh"
 		}
+		if c.history > 1 {
+			name += fmt.Sprintf("/operations=%d", c.history)
+		}
 		b.Run(name, func(b *testing.B) {
 			n := c.n
-			dir := benchStateDir(b, n, c.v4)
+			dir := benchStateDir(b, n, c.v4, c.history)
 			if c.fresh {
 				benchOpenFresh(b, dir, n)
 				return
@@ -307,7 +327,7 @@ func BenchmarkCommit(b *testing.B) {
 // through the service index (lookup) or scanning both tables once (scan).
 func BenchmarkSnapshotRead(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
-		s, err := Open(benchStateDir(b, n, false), Options{ReadOnly: true})
+		s, err := Open(benchStateDir(b, n, false, 1), Options{ReadOnly: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -355,7 +375,7 @@ func BenchmarkSnapshotRead(b *testing.B) {
 func BenchmarkSnapshotWrite(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
-			s, err := Open(benchStateDir(b, n, false), Options{ReadOnly: true})
+			s, err := Open(benchStateDir(b, n, false, 1), Options{ReadOnly: true})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -30,8 +30,12 @@ const (
 )
 
 // DefaultOperationHistory is how many ended operations are kept per
-// service (Options.OperationHistory): twice what describe shows.
-const DefaultOperationHistory = 10
+// service (Options.OperationHistory): the last one and the one before.
+// Each one kept costs, per 100,000 services, about 260 MB of memory and a
+// third of a second of loading (BenchmarkOpen, operations=N), so that with
+// 2 a state directory of 100,000 services loads in under 2 s however long
+// their history.
+const DefaultOperationHistory = 2
 
 // Options configure Open.
 type Options struct {
