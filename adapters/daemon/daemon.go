@@ -53,6 +53,9 @@ type Config struct {
 	// (default: $broker_exchange, then son-kernel).
 	Broker, Exchange string
 	StateDir         string
+	// OperationHistory is how many ended operations of each service the
+	// records keep (records.Options.OperationHistory).
+	OperationHistory int
 	Plugins          []string
 	// Manifest, when set, is reconciled continuously every
 	// ReconcileInterval and on change.
@@ -136,7 +139,7 @@ func Start(ctx context.Context, cfg Config) (d *Daemon, err error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("daemon: state: %w", err)
 	}
-	if d.store, err = records.Open(cfg.StateDir, records.Options{Command: "manoctl daemon"}); err != nil {
+	if d.store, err = records.Open(cfg.StateDir, records.Options{Command: "manoctl daemon", OperationHistory: cfg.OperationHistory}); err != nil {
 		return nil, fmt.Errorf("daemon: state %s: %w", cfg.StateDir, err)
 	}
 	interrupted, err := d.markInterrupted()

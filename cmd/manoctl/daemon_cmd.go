@@ -55,6 +55,9 @@ the next start.`,
 			if timeoutScale <= 0 {
 				return usageErrorf("--timeout-scale must be positive")
 			}
+			if cfg.OperationHistory == 0 || cfg.OperationHistory < -1 {
+				return usageErrorf("--operation-history must be at least 1, or -1 to keep every operation")
+			}
 			if timeoutScale != 1 {
 				cfg.Timeouts = bus.ScaledTimeouts(timeoutScale)
 			}
@@ -83,6 +86,8 @@ the next start.`,
 	fl.StringVar(&cfg.Broker, "broker", "", "AMQP URL of the broker (default $broker_host, then amqp://guest:guest@localhost:5672/%2F)")
 	fl.StringVar(&cfg.Exchange, "exchange", "", "exchange name (default $broker_exchange, then son-kernel)")
 	fl.StringVar(&cfg.StateDir, "state-dir", records.DefaultStateDir, "state directory")
+	fl.IntVar(&cfg.OperationHistory, "operation-history", records.DefaultOperationHistory,
+		"ended operations kept per service (the older ones are deleted as new ones end; -1 keeps all, and loading the state slows as they pile up)")
 	fl.StringVar(&plugins, "plugins", strings.Join(daemon.AllPlugins, ","), "plugins to run (comma-separated)")
 	fl.StringVar(&cfg.Manifest, "manifest", "", "reconcile this manifest continuously")
 	fl.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", 30*time.Second, "time between full reconciles with --manifest")
