@@ -491,6 +491,21 @@ func (r *cellRun) note(s string) {
 
 // createN sends n create requests at once and waits for their ends.
 func (r *cellRun) createN(n int) []outcome {
+	return r.allAtOnce(n, func(ctx context.Context, _ int) (*gk.Result, error) {
+		return r.client.Create(ctx, r.req, nil)
+	})
+}
+
+// terminateN terminates the services ids at once and waits for the ends.
+func (r *cellRun) terminateN(ids []string) []outcome {
+	return r.allAtOnce(len(ids), func(ctx context.Context, i int) (*gk.Result, error) {
+		return r.client.Terminate(ctx, ids[i], nil)
+	})
+}
+
+// allAtOnce runs n gatekeeper requests concurrently, each bounded by the
+// client's timeout and a margin, and returns how each ended.
+func (r *cellRun) allAtOnce(n int, call func(ctx context.Context, i int) (*gk.Result, error)) []outcome {
 	outs := make([]outcome, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -500,25 +515,7 @@ func (r *cellRun) createN(n int) []outcome {
 			t0 := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), r.client.Timeout+30*time.Second)
 			defer cancel()
-			res, err := r.client.Create(ctx, r.req, nil)
-			outs[i] = outcome{res, err, time.Since(t0)}
-		}()
-	}
-	wg.Wait()
-	return outs
-}
-
-func (r *cellRun) terminateN(ids []string) []outcome {
-	outs := make([]outcome, len(ids))
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t0 := time.Now()
-			ctx, cancel := context.WithTimeout(context.Background(), r.client.Timeout+30*time.Second)
-			defer cancel()
-			res, err := r.client.Terminate(ctx, id, nil)
+			res, err := call(ctx, i)
 			outs[i] = outcome{res, err, time.Since(t0)}
 		}()
 	}

@@ -369,12 +369,7 @@ func (t *PluginTable) Plugins() []pm.Plugin {
 	for _, p := range t.live {
 		out = append(out, p)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].RegisteredAt.Equal(out[j].RegisteredAt) {
-			return out[i].RegisteredAt.Before(out[j].RegisteredAt)
-		}
-		return out[i].UUID < out[j].UUID
-	})
+	pm.SortByRegistration(out)
 	return out
 }
 

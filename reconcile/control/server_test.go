@@ -19,16 +19,8 @@ import (
 // window: a burst of changes to one operation arrives as few events, the
 // last of which carries every step, and a delete still arrives.
 func TestRelayCoalescesChangesPerRecord(t *testing.T) {
-	store, err := records.Open(t.TempDir(), records.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	b, err := membus.New().Connect(context.Background(), "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	store := records.TestStore(t, records.Options{})
+	b := testBus(t)
 	var mu sync.Mutex
 	var got []Event
 	if _, err := b.Subscribe(context.Background(), TopicEvents+".#", func(_ context.Context, m *bus.Message) {
@@ -103,16 +95,8 @@ func TestRelayCoalescesChangesPerRecord(t *testing.T) {
 // goroutine, and a change committed first was lost (a watcher's first event
 // was an update of a record it never saw created).
 func TestRelaySubscribesBeforeStartReturns(t *testing.T) {
-	store, err := records.Open(t.TempDir(), records.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	b, err := membus.New().Connect(context.Background(), "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	store := records.TestStore(t, records.Options{})
+	b := testBus(t)
 	counted := &countingRecords{Store: store}
 	s := NewServer(ServerConfig{Bus: b, Store: counted})
 	if err := s.Start(context.Background()); err != nil {
@@ -133,4 +117,16 @@ type countingRecords struct {
 func (c *countingRecords) Subscribe(buffer int) *records.Subscription {
 	c.subscribes.Add(1)
 	return c.Store.Subscribe(buffer)
+}
+
+// testBus connects to the default vhost of a fresh in-process broker,
+// closed when the test ends.
+func testBus(t *testing.T) bus.Bus {
+	t.Helper()
+	b, err := membus.New().Connect(context.Background(), "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
 }

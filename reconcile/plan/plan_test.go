@@ -48,21 +48,17 @@ func (f *fakeRecords) add(s *records.Service, fns []*records.Function) {
 	f.fns[s.ID] = fns
 }
 
+// addRunning records service name of st as running on the VIM called vim.
+func (f *fakeRecords) addRunning(t testing.TB, st *desired.State, name, vim string) {
+	t.Helper()
+	f.add(running(svc(t, st, name), desired.VIMUUID(vim)))
+}
+
 // running builds the records of d as a successful apply leaves them:
 // ready, with the desired spec and one function per desired instance, all
 // on vim.
 func running(d *desired.Service, vim string) (*records.Service, []*records.Function) {
-	s := &records.Service{
-		ID: records.NewID(), Name: d.Name, Status: records.ServiceReady, RecordStatus: records.RecordNormal,
-		NSD:  records.DescriptorRef{Digest: d.NSDDigest, Identity: d.NSDRef},
-		Spec: records.SpecRef{Digest: d.SpecDigest, Placement: d.Placement.Policy},
-	}
-	for _, n := range d.Ingresses {
-		s.Ingresses = append(s.Ingresses, records.Endpoint{Location: n.Location, NAP: n.NAP})
-	}
-	for _, n := range d.Egresses {
-		s.Egresses = append(s.Egresses, records.Endpoint{Location: n.Location, NAP: n.NAP})
-	}
+	s := readyService(d, d.Name)
 	var fns []*records.Function
 	for _, f := range d.Functions {
 		for i := 0; i < max(1, d.Instances[f.VNFID]); i++ {
@@ -74,6 +70,22 @@ func running(d *desired.Service, vim string) (*records.Service, []*records.Funct
 		}
 	}
 	return s, fns
+}
+
+// readyService is a ready record of d called name, without functions.
+func readyService(d *desired.Service, name string) *records.Service {
+	s := &records.Service{
+		ID: records.NewID(), Name: name, Status: records.ServiceReady, RecordStatus: records.RecordNormal,
+		NSD:  records.DescriptorRef{Digest: d.NSDDigest, Identity: d.NSDRef},
+		Spec: records.SpecRef{Digest: d.SpecDigest, Placement: d.Placement.Policy},
+	}
+	for _, n := range d.Ingresses {
+		s.Ingresses = append(s.Ingresses, records.Endpoint{Location: n.Location, NAP: n.NAP})
+	}
+	for _, n := range d.Egresses {
+		s.Egresses = append(s.Egresses, records.Endpoint{Location: n.Location, NAP: n.NAP})
+	}
+	return s
 }
 
 // demoDir is the repository's demo descriptors.
@@ -581,8 +593,7 @@ func TestComputePlacementAndVIMDeltas(t *testing.T) {
     nsd: `+demoNSD+`
 `, nil)
 	recs := newRecords()
-	s, fns := running(svc(t, st, "running"), desired.VIMUUID("athens"))
-	recs.add(s, fns)
+	recs.addRunning(t, st, "running", "athens")
 	p := compute(t, st, recs, nil)
 	if p.Refreshed || len(p.Changes) != 2 {
 		t.Fatalf("plan %s", describe(p))
@@ -950,8 +961,7 @@ services:
     instances: {vnf_iperf: 3}
 `, nil)
 	recs := newRecords()
-	s, fns := running(svc(t, old, "s1"), desired.VIMUUID("tiny"))
-	recs.add(s, fns)
+	recs.addRunning(t, old, "s1", "tiny")
 	st := resolve(t, `vims: [{name: tiny, cores: 5, memory_mb: 65536}]
 services:
   s1:
@@ -987,8 +997,7 @@ services:
     instances: {vnf_iperf: 3}
 `, nil)
 	recs := newRecords()
-	s, fns := running(svc(t, old, "s1"), desired.VIMUUID("tiny"))
-	recs.add(s, fns)
+	recs.addRunning(t, old, "s1", "tiny")
 	st := resolve(t, `vims: [{name: tiny, cores: 5, memory_mb: 65536}]
 services:
   s1:
@@ -1016,8 +1025,7 @@ services:
     nsd: `+demoNSD+`
 `, nil)
 	recs := newRecords()
-	s, fns := running(svc(t, old, "s1"), desired.VIMUUID("tiny"))
-	recs.add(s, fns)
+	recs.addRunning(t, old, "s1", "tiny")
 	extra := map[string]string{"nsd.yml": sonataDemoWith(t, "0.2.2", "0.4"), "fw.yml": firewallAt(t, "0.4")}
 	for _, tc := range []struct {
 		cores      int

@@ -253,17 +253,8 @@ func (m *model) addRecord(d *desired.Service, name string) {
 // newService is a ready record of d without functions.
 func (m *model) newService(d *desired.Service, name string) *records.Service {
 	m.index++
-	s := &records.Service{
-		ID: records.NewID(), Name: name, Status: records.ServiceReady, RecordStatus: records.RecordNormal, CreateIndex: m.index,
-		NSD:  records.DescriptorRef{Digest: d.NSDDigest, Identity: d.NSDRef},
-		Spec: records.SpecRef{Digest: d.SpecDigest, Placement: d.Placement.Policy},
-	}
-	for _, n := range d.Ingresses {
-		s.Ingresses = append(s.Ingresses, records.Endpoint{Location: n.Location, NAP: n.NAP})
-	}
-	for _, n := range d.Egresses {
-		s.Egresses = append(s.Egresses, records.Endpoint{Location: n.Location, NAP: n.NAP})
-	}
+	s := readyService(d, name)
+	s.CreateIndex = m.index
 	return s
 }
 

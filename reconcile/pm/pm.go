@@ -105,13 +105,19 @@ func (s *MemStore) Plugins() []Plugin {
 	for _, p := range s.m {
 		out = append(out, p)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].RegisteredAt.Equal(out[j].RegisteredAt) {
-			return out[i].RegisteredAt.Before(out[j].RegisteredAt)
-		}
-		return out[i].UUID < out[j].UUID
-	})
+	SortByRegistration(out)
 	return out
+}
+
+// SortByRegistration sorts plugins in registration order (uuid among
+// equal times), the order Store.Plugins returns them in.
+func SortByRegistration(ps []Plugin) {
+	sort.Slice(ps, func(i, j int) bool {
+		if !ps[i].RegisteredAt.Equal(ps[j].RegisteredAt) {
+			return ps[i].RegisteredAt.Before(ps[j].RegisteredAt)
+		}
+		return ps[i].UUID < ps[j].UUID
+	})
 }
 
 // Config tunes the PM.
